@@ -1,0 +1,119 @@
+"""What this machine can do, and the training precision and quantization that follow from it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """The decisions the course takes from the hardware, with the reason in one line."""
+
+    device: str  # "cuda" or "cpu"
+    gpu_name: str | None
+    capability: tuple[int, int] | None
+    gpu_memory_gb: float | None
+    precision: str  # "bf16", "fp16" or "fp32": the compute dtype for training
+    load_in_4bit: bool
+    gradient_checkpointing: bool
+    batch_size: int
+    reason: str
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The torch dtype of the training precision (also the dtype full-precision weights load in)."""
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
+
+    @property
+    def keep_trainable_fp32(self) -> bool:
+        """True where TRL's bf16 cast of adapter weights must be undone (fp16 GPUs and CPUs)."""
+        return self.precision != "bf16"
+
+    def as_dict(self) -> dict:
+        """A JSON-ready copy for results files."""
+        return asdict(self)
+
+
+def _batch_size_for(device: str, gpu_memory_gb: float | None) -> int:
+    if device == "cpu":
+        return 4
+    if gpu_memory_gb is not None and gpu_memory_gb >= 40:
+        return 16
+    return 8  # a 16 GB T4 fits 8 sequences of 512 tokens of a 0.5B model in 4-bit with checkpointing
+
+
+def detect_hardware(
+    load_in_4bit: bool | None = None,
+    *,
+    cuda_available: bool | None = None,
+    capability: tuple[int, int] | None = None,
+    gpu_name: str | None = None,
+    gpu_memory_gb: float | None = None,
+    verbose: bool = True,
+) -> HardwareProfile:
+    """Inspect the machine (or the simulated one passed in) and decide precision, 4-bit and batch size.
+
+    `load_in_4bit=None` means: 4-bit NF4 on CUDA, full precision on CPU; True or False forces it.
+    The keyword arguments after `*` simulate hardware, for tests and for planning a GPU run on a laptop.
+    """
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if cuda_available:
+        if capability is None:
+            capability = tuple(torch.cuda.get_device_capability(0))
+        if gpu_name is None:
+            gpu_name = torch.cuda.get_device_name(0)
+        if gpu_memory_gb is None:
+            gpu_memory_gb = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+        # torch.cuda.is_bf16_supported() says True on a T4 because it counts emulation: ask the capability.
+        if capability[0] >= 8:
+            precision = "bf16"
+            why = f"compute capability {capability[0]}.{capability[1]} has bf16 tensor cores"
+        else:
+            precision = "fp16"
+            why = (
+                f"compute capability {capability[0]}.{capability[1]} has no bf16 hardware: fp16 compute, "
+                "trainable LoRA weights kept in fp32"
+            )
+        device = "cuda"
+    else:
+        device, capability, gpu_name, gpu_memory_gb = "cpu", None, None, None
+        precision = "fp32"
+        why = "no CUDA GPU: fp32 (bf16 is emulated on most CPUs and trains about 12x slower)"
+
+    quantize = (device == "cuda") if load_in_4bit is None else bool(load_in_4bit)
+    quant_why = "4-bit NF4 base" if quantize else "full-precision base"
+    if load_in_4bit is not None:
+        quant_why += " (forced)"
+    profile = HardwareProfile(
+        device=device,
+        gpu_name=gpu_name,
+        capability=capability,
+        gpu_memory_gb=gpu_memory_gb,
+        precision=precision,
+        load_in_4bit=quantize,
+        gradient_checkpointing=device == "cuda",
+        batch_size=_batch_size_for(device, gpu_memory_gb),
+        reason=f"{why}; {quant_why}",
+    )
+    if verbose:
+        where = gpu_name or "CPU"
+        print(f"Hardware: {where} -> {precision}, {quant_why}, batch {profile.batch_size}. Why: {why}.")
+    return profile
+
+
+def keep_trainable_params_fp32(model: torch.nn.Module) -> int:
+    """Cast every trainable parameter to fp32 in place; returns how many were cast.
+
+    TRL casts LoRA weights of a quantized model to bf16. With fp16 mixed precision the
+    GradScaler then fails on bf16 gradients (TRL issue 4901), and on a CPU bf16 is slow,
+    so on non-bf16 hardware the trainable weights go back to fp32.
+    """
+    cast = 0
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+            cast += 1
+    return cast

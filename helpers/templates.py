@@ -1,0 +1,186 @@
+"""Prompt templates: formatting functions that turn a record into {"prompt", "completion"}.
+
+SFTTrainer masks the prompt of prompt/completion data (completion-only loss) and trains on
+the completion, which ends in the tokenizer's EOS so the model learns to stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from datasets import Dataset
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """How one kind of record becomes a prompt and a completion."""
+
+    name: str
+    required_fields: tuple[str, ...]
+    prompt: str | Callable  # a str.format pattern over the record, or f(record, tokenizer) -> str
+    completion: str  # a str.format pattern; EOS is appended by format_record
+    truncatable_field: str | None  # the only field cut when the example is too long
+    description: str = ""
+
+    def render_prompt(self, record: dict, tokenizer) -> str:
+        if callable(self.prompt):
+            return self.prompt(record, tokenizer)
+        return self.prompt.format(**record)
+
+
+TEMPLATES: dict[str, PromptTemplate] = {}
+
+
+def register_template(
+    name: str,
+    prompt: str | Callable,
+    completion: str,
+    required_fields: tuple[str, ...],
+    truncatable_field: str | None = None,
+    description: str = "",
+) -> PromptTemplate:
+    """Add a template under `name` (a learner's own one too) and return it."""
+    template = PromptTemplate(name, tuple(required_fields), prompt, completion, truncatable_field, description)
+    TEMPLATES[name] = template
+    return template
+
+
+def get_template(name: str | PromptTemplate) -> PromptTemplate:
+    """Look a template up by name; a PromptTemplate passes through."""
+    if isinstance(name, PromptTemplate):
+        return name
+    if name not in TEMPLATES:
+        raise KeyError(f"Unknown template '{name}'. Known: {', '.join(sorted(TEMPLATES))}.")
+    return TEMPLATES[name]
+
+
+def _user_message(record: dict) -> str:
+    extra = record.get("input") or ""
+    return f"{record['instruction']}\n\n{extra}" if extra else record["instruction"]
+
+
+def _chatml_prompt(record: dict, tokenizer) -> str:
+    messages = []
+    if record.get("system"):
+        messages.append({"role": "system", "content": record["system"]})
+    messages.append({"role": "user", "content": _user_message(record)})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _alpaca_prompt(record: dict, tokenizer) -> str:
+    text = f"### Instruction:\n{record['instruction']}\n\n"
+    if record.get("input"):
+        text += f"### Input:\n{record['input']}\n\n"
+    return text + "### Response:\n"
+
+
+register_template(
+    "chatml",
+    _chatml_prompt,
+    "{output}",
+    ("instruction", "output"),
+    truncatable_field="input",
+    description="the tokenizer's own chat template (system/user/assistant) for instruct models",
+)
+register_template(
+    "alpaca",
+    _alpaca_prompt,
+    "{output}",
+    ("instruction", "output"),
+    truncatable_field="input",
+    description="### Instruction / ### Input / ### Response (Input left out when empty)",
+)
+register_template(
+    "inst_summarize",
+    "[INST] Summarize the following news article:\n\n{article}\n\nSummary: [/INST]",
+    " {summary}",
+    ("article", "summary"),
+    truncatable_field="article",
+    description="[INST] ... Summary: [/INST] for article/summary records",
+)
+register_template(
+    "summarize_target",
+    "Summarize: {article}\nTarget:",
+    " {summary}",
+    ("article", "summary"),
+    truncatable_field="article",
+    description="Summarize: ... Target: for article/summary records",
+)
+
+
+def format_record(record: dict, template: str | PromptTemplate, tokenizer) -> dict[str, str]:
+    """The formatting function: one record -> {"prompt": ..., "completion": ... + EOS}."""
+    template = get_template(template)
+    missing = [field for field in template.required_fields if field not in record]
+    if missing:
+        raise KeyError(f"Template '{template.name}' needs field(s) {missing}; the record has {sorted(record)}.")
+    completion = template.completion.format(**record)
+    if not completion.endswith(tokenizer.eos_token):
+        completion += tokenizer.eos_token
+    return {"prompt": template.render_prompt(record, tokenizer), "completion": completion}
+
+
+def count_tokens(example: dict[str, str], tokenizer) -> int:
+    """Tokens in prompt + completion, tokenized as SFTTrainer does."""
+    return len(tokenizer(example["prompt"] + example["completion"])["input_ids"])
+
+
+def fit_record(
+    record: dict, template: str | PromptTemplate, tokenizer, max_length: int | None
+) -> tuple[dict[str, str] | None, str]:
+    """Format a record to fit max_length, cutting only the template's truncatable field from its end.
+
+    Returns (example, status) with status "ok", "truncated", or "dropped" (example None) when even
+    an empty truncatable field leaves prompt + completion too long: the completion is never cut.
+    """
+    template = get_template(template)
+    example = format_record(record, template, tokenizer)
+    if max_length is None:
+        return example, "ok"
+    length = count_tokens(example, tokenizer)
+    if length <= max_length:
+        return example, "ok"
+    field = template.truncatable_field
+    if not field or not record.get(field):
+        return None, "dropped"
+    field_ids = tokenizer(record[field], add_special_tokens=False)["input_ids"]
+    keep = len(field_ids) - (length - max_length)
+    while keep > 0:
+        shortened = {**record, field: tokenizer.decode(field_ids[:keep]).rstrip()}
+        example = format_record(shortened, template, tokenizer)
+        length = count_tokens(example, tokenizer)
+        if length <= max_length:
+            return example, "truncated"
+        keep -= max(1, length - max_length)  # re-tokenizing the cut text can merge differently
+    return None, "dropped"
+
+
+def to_prompt_completion(
+    dataset: Dataset,
+    template: str | PromptTemplate,
+    tokenizer,
+    max_length: int | None = None,
+    verbose: bool = True,
+) -> Dataset:
+    """Map a data set of records to prompt/completion columns (Dataset.map), fitting max_length.
+
+    Over-long examples have their truncatable field cut; those that cannot fit are dropped and counted.
+    """
+    template = get_template(template)
+
+    def _fit(record: dict) -> dict:
+        example, status = fit_record(record, template, tokenizer, max_length)
+        example = example or {"prompt": "", "completion": ""}
+        return {**example, "fit_status": status}
+
+    mapped = dataset.map(_fit, remove_columns=dataset.column_names, desc=f"Formatting with '{template.name}'")
+    statuses = mapped["fit_status"]
+    kept = mapped.filter(lambda row: row["fit_status"] != "dropped").remove_columns("fit_status")
+    if verbose:
+        print(
+            f"Template '{template.name}': {len(kept)} examples kept, "
+            f"{statuses.count('truncated')} truncated to fit {max_length} tokens, "
+            f"{statuses.count('dropped')} dropped (completion alone too long)."
+        )
+    return kept

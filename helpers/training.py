@@ -1,0 +1,181 @@
+"""SFTConfig and LoraConfig from the hardware profile, the trainer, and what a run measured."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import torch
+from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+from trl import SFTConfig, SFTTrainer
+
+from helpers.hardware import HardwareProfile, keep_trainable_params_fp32
+
+
+def make_sft_config(
+    profile: HardwareProfile,
+    output_dir: str,
+    *,
+    max_steps: int = -1,
+    num_train_epochs: float = 1.0,
+    learning_rate: float = 2e-4,
+    batch_size: int | None = None,
+    gradient_accumulation_steps: int = 1,
+    max_length: int = 512,
+    eval_steps: int | None = None,
+    logging_steps: int = 5,
+    save_steps: int | None = None,
+    warmup_steps: int = 0,
+    seed: int = 42,
+    verbose: bool = True,
+    **overrides,
+) -> SFTConfig:
+    """An SFTConfig whose precision, optimizer and checkpointing follow the hardware profile.
+
+    TRL turns bf16 on when neither bf16 nor fp16 is given; on a CPU that is ~12x slower, so both
+    are always set here. Prompt tokens are masked (completion_only_loss=True). `overrides` go to
+    SFTConfig as they are.
+    """
+    batch_size = batch_size or profile.batch_size
+    quantized_on_gpu = profile.device == "cuda" and profile.load_in_4bit
+    settings = dict(
+        output_dir=output_dir,
+        max_steps=max_steps,
+        num_train_epochs=num_train_epochs,
+        learning_rate=learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=warmup_steps,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        bf16=profile.precision == "bf16",
+        fp16=profile.precision == "fp16",
+        use_cpu=profile.device == "cpu",
+        activation_checkpointing=profile.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if profile.gradient_checkpointing else None,
+        # Paged 8-bit AdamW saves GPU memory; on a CPU bitsandbytes would fall back with a warning.
+        optim="paged_adamw_8bit" if quantized_on_gpu else "adamw_torch",
+        max_length=max_length,
+        completion_only_loss=True,
+        eval_strategy="steps" if eval_steps else "no",
+        eval_steps=eval_steps,
+        logging_steps=logging_steps,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps,
+        report_to="none",
+        seed=seed,
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=False,
+    )
+    settings.update(overrides)
+    config = SFTConfig(**settings)
+    if verbose:
+        print(
+            f"SFTConfig: bf16={config.bf16}, fp16={config.fp16} ({profile.precision} on {profile.device}), "
+            f"batch {batch_size} x accumulation {gradient_accumulation_steps}, lr {learning_rate:g} cosine, "
+            f"max_length {max_length}, optimizer {getattr(config.optim, "value", config.optim)}."
+        )
+    return config
+
+
+def make_lora_config(
+    r: int = 16,
+    alpha: int | None = None,
+    dropout: float = 0.05,
+    target_modules: str | list[str] = "all-linear",
+) -> LoraConfig:
+    """A causal-LM LoraConfig; alpha defaults to 2 x r."""
+    return LoraConfig(
+        r=r,
+        lora_alpha=alpha if alpha is not None else 2 * r,
+        lora_dropout=dropout,
+        target_modules=target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def describe_trainable(model) -> dict[str, float]:
+    """Trainable and total parameters as PEFT counts them (4-bit weights counted unpacked), printed in one line."""
+    trainable, total = model.get_nb_trainable_parameters()
+    share = 100 * trainable / total
+    print(f"Trainable parameters: {trainable:,} of {total:,} ({share:.3f}%).")
+    return {"trainable_params": trainable, "total_params": total, "trainable_percent": share}
+
+
+def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
+    """Prepare a 4-bit model for training (when it is one) and wrap it with LoRA adapters."""
+    if getattr(model, "is_loaded_in_4bit", False):
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=profile.gradient_checkpointing
+        )
+    return get_peft_model(model, lora_config)
+
+
+def build_sft_trainer(model, tokenizer, profile: HardwareProfile, config: SFTConfig, train_dataset, eval_dataset=None,
+                      **trainer_kwargs) -> SFTTrainer:
+    """SFTTrainer on prompt/completion data, with trainable weights put back to fp32 where bf16 is not native."""
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        **trainer_kwargs,
+    )
+    if profile.keep_trainable_fp32:
+        cast = keep_trainable_params_fp32(trainer.model)
+        if cast:
+            print(f"Kept {cast} trainable tensors in fp32 (TRL had cast them to bf16 for the 4-bit model).")
+    return trainer
+
+
+def loss_history(trainer) -> dict[str, list[tuple[int, float]]]:
+    """(step, loss) pairs for training and validation from the trainer's log."""
+    train, evaluation = [], []
+    for entry in trainer.state.log_history:
+        if "loss" in entry:
+            train.append((entry["step"], float(entry["loss"])))
+        if "eval_loss" in entry:
+            evaluation.append((entry["step"], float(entry["eval_loss"])))
+    return {"train": train, "eval": evaluation}
+
+
+def reset_peak_memory() -> None:
+    """Start a fresh peak-memory measurement (GPU only; a process's CPU peak cannot be reset)."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_mb() -> tuple[float, str]:
+    """Peak memory in MB and what was measured: GPU allocations, or this process's peak RSS on a CPU."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20, "GPU peak allocated"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return peak * scale / 2**20, "process peak RSS (CPU)"
+
+
+def train_and_measure(trainer) -> dict[str, float]:
+    """Run trainer.train() and return runtime, tokens per second and peak memory."""
+    reset_peak_memory()
+    started = time.perf_counter()
+    output = trainer.train()
+    seconds = time.perf_counter() - started
+    tokens = trainer.state.num_input_tokens_seen
+    memory, memory_kind = peak_memory_mb()
+    result = {
+        "train_seconds": round(seconds, 1),
+        "steps": trainer.state.global_step,
+        "train_loss": round(float(output.training_loss), 4),
+        "tokens_seen": int(tokens),
+        "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
+        "peak_memory_mb": round(memory, 1),
+        "peak_memory_kind": memory_kind,
+    }
+    print(
+        f"Trained {result['steps']} steps in {seconds:.0f} s: {result['tokens_per_second']:.0f} tokens/s "
+        f"(prompt + completion, no padding), peak memory {memory:.0f} MB ({memory_kind})."
+    )
+    return result
