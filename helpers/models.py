@@ -238,3 +238,18 @@ def _hub_error(name: str, error: Exception) -> HubUnreachableError:
         f"Could not load '{name}' from the Hugging Face hub ({reason[:160]}). "
         f"Without network, use the offline preset '{OFFLINE_PRESET}'."
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m helpers.models provision`: make the offline model copy (and the tiny test model)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("command", choices=["provision"])
+    parser.parse_args(argv)
+    print(f"Offline model: {provision_offline_model()}")
+    print(f"Tiny test model: {build_tiny_random_qwen2()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -74,7 +74,7 @@ def make_sft_config(
         print(
             f"SFTConfig: bf16={config.bf16}, fp16={config.fp16} ({profile.precision} on {profile.device}), "
             f"batch {batch_size} x accumulation {gradient_accumulation_steps}, lr {learning_rate:g} cosine, "
-            f"max_length {max_length}, optimizer {getattr(config.optim, "value", config.optim)}."
+            f"max_length {max_length}, optimizer {getattr(config.optim, 'value', config.optim)}."
         )
     return config
 

@@ -1,0 +1,61 @@
+"""Library versions against the course's pins, and the expected time of each notebook on this hardware."""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+from pathlib import Path
+
+from helpers.hardware import HardwareProfile
+
+REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
+TAUGHT = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate", "evaluate")
+
+
+def pinned_versions(requirements: Path = REQUIREMENTS) -> dict[str, str]:
+    """name -> version for every `name==version` line of requirements.txt."""
+    pins = {}
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s#;]+)", line)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def installed_version(name: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
+    """One row per library: installed, pinned, and whether they match; prints a warning for each mismatch."""
+    pins = pinned_versions()
+    rows = []
+    for name in names:
+        installed, pinned = installed_version(name), pins.get(name)
+        ok = pinned is None or installed == pinned
+        rows.append({"library": name, "installed": installed or "missing", "pinned": pinned or "(not pinned)",
+                     "matches": ok})
+        if not ok:
+            print(f"WARNING: {name} {installed or 'is missing'} differs from the course pin {pinned}; "
+                  "results and messages may differ from the notebooks' text.")
+    return rows
+
+
+# Minutes per notebook with `make run` settings. CPU: measured on a 2-core machine (see README).
+# T4: estimates until measured, marked as such.
+EXPECTED_MINUTES = {
+    "cpu": {"00_setup": 1, "01_baseline_inference": 3, "02_completion_only_sft": 15, "03_adapter_saving": 4,
+            "04_merged_vs_adapter_inference": 5},
+    "cuda": {"00_setup": 1, "01_baseline_inference": 2, "02_completion_only_sft": 8, "03_adapter_saving": 2,
+             "04_merged_vs_adapter_inference": 3},
+}
+
+
+def expected_minutes(profile: HardwareProfile) -> dict[str, str]:
+    """Notebook -> expected wall time as text, labelled measured (CPU) or estimate (GPU)."""
+    label = "measured on a 2-core CPU" if profile.device == "cpu" else "estimate for a T4, not yet measured"
+    return {name: f"~{minutes} min ({label})" for name, minutes in EXPECTED_MINUTES[profile.device].items()}
