@@ -13,7 +13,7 @@ from trl import SFTConfig, SFTTrainer
 from helpers.hardware import HardwareProfile, keep_trainable_params_fp32
 
 
-def make_sft_config(
+def sft_settings(
     profile: HardwareProfile,
     output_dir: str,
     *,
@@ -28,15 +28,9 @@ def make_sft_config(
     save_steps: int | None = None,
     warmup_steps: int = 0,
     seed: int = 42,
-    verbose: bool = True,
     **overrides,
-) -> SFTConfig:
-    """An SFTConfig whose precision, optimizer and checkpointing follow the hardware profile.
-
-    TRL turns bf16 on when neither bf16 nor fp16 is given; on a CPU that is ~12x slower, so both
-    are always set here. Prompt tokens are masked (completion_only_loss=True). `overrides` go to
-    SFTConfig as they are.
-    """
+) -> dict:
+    """The SFTConfig keyword arguments for this hardware profile (see make_sft_config)."""
     batch_size = batch_size or profile.batch_size
     quantized_on_gpu = profile.device == "cuda" and profile.load_in_4bit
     settings = dict(
@@ -69,7 +63,21 @@ def make_sft_config(
         disable_tqdm=False,
     )
     settings.update(overrides)
+    return settings
+
+
+def make_sft_config(profile: HardwareProfile, output_dir: str, *, verbose: bool = True, **options) -> SFTConfig:
+    """An SFTConfig whose precision, optimizer and checkpointing follow the hardware profile.
+
+    TRL turns bf16 on when neither bf16 nor fp16 is given; on a CPU that is ~12x slower, so both
+    are always set here. Prompt tokens are masked (completion_only_loss=True). `options` are
+    sft_settings' keywords (max_steps, learning_rate, batch_size, ...) or any SFTConfig field.
+    """
+    settings = sft_settings(profile, output_dir, **options)
     config = SFTConfig(**settings)
+    batch_size = settings["per_device_train_batch_size"]
+    gradient_accumulation_steps = settings["gradient_accumulation_steps"]
+    learning_rate, max_length = settings["learning_rate"], settings["max_length"]
     if verbose:
         print(
             f"SFTConfig: bf16={config.bf16}, fp16={config.fp16} ({profile.precision} on {profile.device}), "

@@ -7,7 +7,7 @@ from trl import SFTTrainer
 
 from helpers.hardware import detect_hardware, keep_trainable_params_fp32
 from helpers.models import TINY_PRESET, load_model_and_tokenizer
-from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
+from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config, sft_settings
 
 
 def simulate(capability=None, memory=15.0, load_in_4bit=None):
@@ -62,13 +62,22 @@ def test_sft_config_never_uses_trl_bf16_default_on_cpu(tmp_path):
     assert config.completion_only_loss is True
 
 
-def test_sft_config_follows_the_simulated_gpus(tmp_path):
-    t4 = make_sft_config(simulate(capability=(7, 5)), str(tmp_path), verbose=False)
-    assert (t4.fp16, t4.bf16, t4.optim) == (True, False, "paged_adamw_8bit")
-    assert t4.activation_checkpointing is True
-    a100 = make_sft_config(simulate(capability=(8, 0), memory=40.0), str(tmp_path), verbose=False)
-    assert (a100.fp16, a100.bf16) == (False, True)
-    assert a100.per_device_train_batch_size == 16
+def test_sft_settings_follow_the_simulated_gpus(tmp_path):
+    # SFTConfig itself refuses bf16 on a machine without a GPU, so the settings are checked before it.
+    t4 = sft_settings(simulate(capability=(7, 5)), str(tmp_path))
+    assert (t4["fp16"], t4["bf16"], t4["optim"], t4["use_cpu"]) == (True, False, "paged_adamw_8bit", False)
+    assert t4["activation_checkpointing"] is True
+    assert t4["per_device_train_batch_size"] == 8
+    a100 = sft_settings(simulate(capability=(8, 0), memory=40.0), str(tmp_path))
+    assert (a100["fp16"], a100["bf16"]) == (False, True)
+    assert a100["per_device_train_batch_size"] == 16
+    unquantized = sft_settings(simulate(capability=(8, 0), load_in_4bit=False), str(tmp_path))
+    assert unquantized["optim"] == "adamw_torch"
+
+
+def test_sft_config_accepts_the_t4_settings(tmp_path):
+    config = make_sft_config(simulate(capability=(7, 5)), str(tmp_path), verbose=False)
+    assert (config.fp16, config.bf16) == (True, False)
 
 
 def test_keep_trainable_params_fp32_casts_only_trainable():

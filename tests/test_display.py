@@ -1,0 +1,56 @@
+"""The masked-token view, tables and loss plots."""
+
+from __future__ import annotations
+
+from helpers.display import (
+    mask_counts,
+    padded_batch_rows,
+    plot_loss_curves,
+    render_masked_tokens_html,
+    render_masked_tokens_text,
+    show_masked_tokens,
+)
+
+
+def _example(tokenizer):
+    prompt = tokenizer("Question: 2+2?\nAnswer:")["input_ids"]
+    answer = tokenizer(" 4" + tokenizer.eos_token)["input_ids"]
+    return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}, len(prompt), len(answer)
+
+
+def test_text_view_brackets_ignored_tokens_and_counts(offline_tokenizer):
+    example, n_prompt, n_answer = _example(offline_tokenizer)
+    text = render_masked_tokens_text(example["input_ids"], example["labels"], offline_tokenizer)
+    assert text.startswith("[Question]")
+    assert f"{n_answer} trained tokens, {n_prompt} ignored" in text
+    assert text.split("\n-- ")[0].endswith(" 4<|im_end|>"), "trained tokens, EOS included, are shown plainly"
+
+
+def test_html_view_colours_both_kinds(offline_tokenizer):
+    example, n_prompt, n_answer = _example(offline_tokenizer)
+    html = render_masked_tokens_html(example["input_ids"], example["labels"], offline_tokenizer)
+    assert html.count("line-through") == n_prompt
+    assert html.count("#d9f7e3") == n_answer
+    assert f"<b>{n_answer}</b> trained tokens" in html
+
+
+def test_show_masked_tokens_prints_in_a_terminal(offline_tokenizer, capsys):
+    example, n_prompt, n_answer = _example(offline_tokenizer)
+    counts = show_masked_tokens(example, offline_tokenizer)
+    assert counts == {"trained": n_answer, "ignored": n_prompt, "total": n_prompt + n_answer}
+    assert "trained tokens" in capsys.readouterr().out
+    assert mask_counts([-100, 5]) == {"trained": 1, "ignored": 1, "total": 2}
+
+
+def test_padded_batch_rows_show_the_padding_side(tiny_tokenizer):
+    rows_left = padded_batch_rows(tiny_tokenizer, ["a b c d e f", "a"], "left")
+    rows_right = padded_batch_rows(tiny_tokenizer, ["a b c d e f", "a"], "right")
+    assert rows_left[1]["attention_mask"].startswith("0") and rows_left[1]["attention_mask"].endswith("1")
+    assert rows_right[1]["attention_mask"].startswith("1") and rows_right[1]["attention_mask"].endswith("0")
+    assert tiny_tokenizer.padding_side == "right"
+
+
+def test_loss_plot_is_saved(tmp_path):
+    path = tmp_path / "loss.png"
+    plot_loss_curves({"train": [(1, 2.0), (2, 1.5)], "eval": [(0, 2.2), (2, 1.7)]}, path)
+    assert path.exists() and path.stat().st_size > 1000

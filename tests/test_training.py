@@ -1,0 +1,91 @@
+"""Two-step SFT runs: LoRA on the tiny model, QLoRA (4-bit) on the CPU; both must learn something."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from datasets import Dataset
+
+from helpers.data import load_bundled
+from helpers.hardware import detect_hardware
+from helpers.models import TINY_PRESET, load_model_and_tokenizer
+from helpers.templates import to_prompt_completion
+from helpers.training import (
+    attach_lora,
+    build_sft_trainer,
+    describe_trainable,
+    loss_history,
+    make_lora_config,
+    make_sft_config,
+    train_and_measure,
+)
+
+
+def _run_two_steps(tmp_path, load_in_4bit: bool):
+    profile = detect_hardware(load_in_4bit=load_in_4bit, cuda_available=False, verbose=False)
+    model, tokenizer = load_model_and_tokenizer(TINY_PRESET, profile, verbose=False)
+    data = to_prompt_completion(load_bundled("python_style", "train").select(range(8)), "chatml", tokenizer,
+                                max_length=256, verbose=False)
+    model = attach_lora(model, make_lora_config(r=8), profile)
+    before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    config = make_sft_config(profile, str(tmp_path), max_steps=2, learning_rate=1e-2, logging_steps=1,
+                             batch_size=4, verbose=False)
+    trainer = build_sft_trainer(model, tokenizer, profile, config, data)
+    metrics = train_and_measure(trainer)
+    after = dict(trainer.model.named_parameters())
+    changed = [name for name, value in before.items() if not torch.equal(value, after[name].detach().float())]
+    return trainer, metrics, before, changed
+
+
+@pytest.mark.parametrize("load_in_4bit", [False, True], ids=["lora", "qlora-4bit"])
+def test_two_step_sft_has_finite_loss_and_changes_the_adapter(tmp_path, load_in_4bit):
+    trainer, metrics, before, changed = _run_two_steps(tmp_path, load_in_4bit)
+    assert metrics["steps"] == 2
+    losses = [loss for _, loss in loss_history(trainer)["train"]]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+    assert len(changed) == len(before), "every LoRA matrix must move after two steps"
+    assert metrics["tokens_seen"] > 0 and metrics["peak_memory_mb"] > 0
+    if load_in_4bit:
+        assert getattr(trainer.model, "is_loaded_in_4bit", False)
+        assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}
+
+
+def test_trainable_share_counts_4bit_weights_unpacked(capsys):
+    full_profile = detect_hardware(cuda_available=False, verbose=False)
+    quant_profile = detect_hardware(load_in_4bit=True, cuda_available=False, verbose=False)
+    full, _ = load_model_and_tokenizer(TINY_PRESET, full_profile, verbose=False)
+    quant, _ = load_model_and_tokenizer(TINY_PRESET, quant_profile, verbose=False)
+    full_counts = describe_trainable(attach_lora(full, make_lora_config(r=8), full_profile))
+    quant_counts = describe_trainable(attach_lora(quant, make_lora_config(r=8), quant_profile))
+    assert full_counts["trainable_params"] == quant_counts["trainable_params"]
+    assert full_counts["total_params"] == quant_counts["total_params"]
+    assert "Trainable parameters:" in capsys.readouterr().out
+
+
+def test_attention_only_trains_fewer_parameters_than_all_linear():
+    profile = detect_hardware(cuda_available=False, verbose=False)
+    counts = {}
+    for name, targets in (("qv", ["q_proj", "v_proj"]), ("all", "all-linear")):
+        model, _ = load_model_and_tokenizer(TINY_PRESET, profile, verbose=False)
+        counts[name] = attach_lora(model, make_lora_config(r=8, target_modules=targets), profile)
+    qv, every = counts["qv"].get_nb_trainable_parameters()[0], counts["all"].get_nb_trainable_parameters()[0]
+    # r * (in + out) per adapted matrix: q_proj 64->64, v_proj 64->32 in each of 2 layers.
+    assert qv == 2 * 8 * ((64 + 64) + (64 + 32))
+    assert qv < every
+
+
+def test_lora_alpha_defaults_to_twice_the_rank():
+    assert make_lora_config(r=4).lora_alpha == 8
+    assert make_lora_config(r=4, alpha=4).lora_alpha == 4
+
+
+def test_validation_loss_is_computed_on_completions_only(tmp_path, cpu_profile):
+    model, tokenizer = load_model_and_tokenizer(TINY_PRESET, cpu_profile, verbose=False)
+    data = Dataset.from_list([{"prompt": "Q: 1+1?\nA:", "completion": " 2" + tokenizer.eos_token}] * 4)
+    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, eval_steps=1, verbose=False)
+    trainer = build_sft_trainer(attach_lora(model, make_lora_config(r=4), cpu_profile), tokenizer, cpu_profile,
+                                config, data, data)
+    loss = trainer.evaluate()["eval_loss"]
+    assert math.isfinite(loss) and loss > 0
