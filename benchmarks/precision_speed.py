@@ -1,0 +1,89 @@
+"""Benchmark: SFT step time with the course's config against TRL's default precision, in one process.
+
+    python benchmarks/precision_speed.py [--steps 3] [--batch-size 8]
+
+Both runs train the same LoRA adapter on the same python_style batches with the offline model.
+The only difference: the course's SFTConfig sets bf16=False/fp16=False from the hardware profile;
+TRL's default (neither flag given) turns bf16 on, which a CPU without bf16 hardware emulates.
+The first step of each run is a warm-up and is not counted. Prints seconds per step and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+from transformers import TrainerCallback
+from trl import SFTConfig
+
+from helpers.data import load_bundled
+from helpers.hardware import detect_hardware
+from helpers.models import OFFLINE_PRESET, load_model_and_tokenizer
+from helpers.templates import to_prompt_completion
+from helpers.training import attach_lora, build_sft_trainer, make_lora_config, sft_settings
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of every optimizer step."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.durations.append(time.perf_counter() - self._started)
+
+
+def time_steps(settings: dict, label: str, steps: int, data, profile) -> float:
+    """Seconds per step (warm-up step excluded) for one SFTConfig."""
+    model, tokenizer = load_model_and_tokenizer(OFFLINE_PRESET, profile, verbose=False)
+    torch.manual_seed(0)
+    model = attach_lora(model, make_lora_config(r=16), profile)
+    config = SFTConfig(**settings)
+    timer = StepTimer()
+    trainer = build_sft_trainer(model, tokenizer, profile, config, data, callbacks=[timer])
+    trainer.train()
+    per_step = sum(timer.durations[1:]) / len(timer.durations[1:])
+    print(f"{label:<38} bf16={config.bf16!s:<5} fp16={config.fp16!s:<5} {per_step:6.2f} s/step "
+          f"(steps: {', '.join(f'{d:.1f}' for d in timer.durations)})", flush=True)
+    return per_step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per run (plus one warm-up)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+
+    profile = detect_hardware()
+    _, tokenizer = load_model_and_tokenizer(OFFLINE_PRESET, profile, verbose=False)
+    data = to_prompt_completion(load_bundled("python_style", "train"), "chatml", tokenizer, max_length=384,
+                                verbose=False)
+    common = dict(max_steps=args.steps + 1, batch_size=args.batch_size, logging_steps=1000, learning_rate=1e-3)
+    course = sft_settings(profile, "/tmp/bench_course", **common)
+    trl_default = sft_settings(profile, "/tmp/bench_default", **common)
+    del trl_default["bf16"], trl_default["fp16"]  # what a config that does not set them gets from TRL
+
+    course_s = time_steps(course, "course config (from hardware profile)", args.steps, data, profile)
+    default_s = time_steps(trl_default, "TRL default precision", args.steps, data, profile)
+    result = {
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "device": profile.device,
+        "batch_size": args.batch_size,
+        "timed_steps": args.steps,
+        "course_seconds_per_step": round(course_s, 2),
+        "trl_default_seconds_per_step": round(default_s, 2),
+        "ratio": round(default_s / course_s, 1),
+    }
+    print(json.dumps(result, indent=2))
+    print(f"TRL's default precision is {default_s / course_s:.1f}x slower per step than the course config here.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The core walk, executed end to end on the CPU with the offline model, and what its results must show.
+
+Parameters keep the whole walk within about 10 minutes on a 2-core CPU; `make run` uses the
+notebooks' own, larger defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import nbformat
+import pytest
+
+from helpers.results import read_results
+from helpers.run_notebooks import course_notebooks, execute_notebook
+
+pytestmark = pytest.mark.notebooks
+RUN = "python_style"
+QUICK = {
+    "00_setup": {},
+    "01_baseline_inference": {"N_TEST": 16, "MAX_NEW_TOKENS": 96},
+    "02_completion_only_sft": {"MAX_STEPS": 16, "BATCH_SIZE": 8, "N_VAL": 8},
+    "03_adapter_saving": {"RESUME_EXTRA_STEPS": 1},
+    "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2},
+}
+
+
+FAKE_TOKEN = "hf_FakeTokenForTheNotebookTests0123456789"
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    """Run 00-04 in order into a temporary adapters folder, with a (fake) token present.
+
+    Returns (adapters dir, executed dir).
+    """
+    adapters = tmp_path_factory.mktemp("adapters")
+    executed = tmp_path_factory.mktemp("executed")
+    saved = os.environ.get("HF_TOKEN")
+    os.environ["HF_TOKEN"] = FAKE_TOKEN  # the kernels inherit it; no notebook may show it
+    try:
+        for notebook in course_notebooks():
+            name = notebook.stem
+            if name in QUICK:
+                execute_notebook(notebook, executed, {"ADAPTERS_DIR": str(adapters), "RUN_NAME": RUN, **QUICK[name]})
+    finally:
+        if saved is None:
+            os.environ.pop("HF_TOKEN", None)
+        else:
+            os.environ["HF_TOKEN"] = saved
+    return adapters, executed
+
+
+def test_notebooks_are_stored_clean_with_one_parameters_cell():
+    for notebook in course_notebooks():
+        content = nbformat.read(notebook, as_version=4)
+        code = [cell for cell in content.cells if cell.cell_type == "code"]
+        assert all(not cell.outputs and cell.execution_count is None for cell in code), notebook.name
+        tagged = [cell for cell in content.cells if "parameters" in cell.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{notebook.name} needs exactly one parameters cell"
+        assert content.cells[0].cell_type == "markdown", f"{notebook.name} starts with prose"
+
+
+def test_every_core_notebook_ran(walk):
+    adapters, executed = walk
+    for name in QUICK:
+        assert (executed / f"{name}.ipynb").exists()
+        assert (adapters / RUN / f"{name}_results.json").exists()
+
+
+def test_setup_reports_hardware_and_the_offline_preset(walk):
+    results = read_results(walk[0] / RUN, "00_setup")
+    assert results["hardware"]["device"] == "cpu" and results["hardware"]["precision"] == "fp32"
+    assert results["preset"] == "smollm2-135m-instruct"
+    assert "Paris" in results["first_answer"]
+
+
+def test_training_lowers_validation_loss(walk):
+    results = read_results(walk[0] / RUN, "02_completion_only_sft")
+    assert math.isfinite(results["eval_loss_after"])
+    assert results["eval_loss_after"] < results["eval_loss_before"]
+    assert results["steps"] == QUICK["02_completion_only_sft"]["MAX_STEPS"]
+    assert 0 < results["trainable_percent"] < 10
+    assert (walk[0] / RUN / "final" / "adapter_model.safetensors").exists()
+    assert (walk[0] / RUN / "loss_curves.png").exists()
+
+
+def test_style_adherence_beats_the_baseline(walk):
+    baseline = read_results(walk[0] / RUN, "01_baseline_inference")
+    payoff = read_results(walk[0] / RUN, "04_merged_vs_adapter_inference")
+    assert payoff["style_adherence_before"] == baseline["style_adherence"]
+    assert payoff["style_adherence_after"] > baseline["style_adherence"]
+    assert payoff["style_adherence_after"] - baseline["style_adherence"] >= 0.3, payoff["style_scores_after"]
+
+
+def test_merged_and_adapter_models_agree(walk):
+    payoff = read_results(walk[0] / RUN, "04_merged_vs_adapter_inference")
+    print(f"max logit difference adapter vs merged: {payoff['max_logit_difference']:.2e}")
+    assert payoff["agreement"] >= 0.9
+    assert payoff["max_logit_difference"] < 1e-2
+    assert payoff["quantized_merge_max_logit_difference"] > payoff["max_logit_difference"]
+    assert (walk[0] / RUN / "merged" / "model.safetensors").exists()
+
+
+def test_adapter_reloads_to_the_same_answers_and_resumes(walk):
+    saving = read_results(walk[0] / RUN, "03_adapter_saving")
+    assert saving["reload_checked"] > 0 and saving["reload_identical"] == saving["reload_checked"]
+    assert saving["resumed_to_step"] == saving["resumed_from_step"] + QUICK["03_adapter_saving"]["RESUME_EXTRA_STEPS"]
+    assert saving["adapter_mb"] < 0.1 * saving["base_model_mb"]
+
+
+def test_executed_notebooks_never_show_the_token(walk):
+    adapters, executed = walk
+    setup = (executed / "00_setup.ipynb").read_text()
+    assert "hf_...6789" in setup, "notebook 00 reports the token, masked"
+    for path in [*executed.glob("*.ipynb"), *adapters.rglob("*.json")]:
+        assert FAKE_TOKEN not in path.read_text(), path.name
+        assert FAKE_TOKEN[3:-4] not in path.read_text(), path.name
+
+
+def test_sft_notebook_runs_the_4bit_qlora_path_on_cpu(tmp_path):
+    notebook = next(n for n in course_notebooks() if n.stem == "02_completion_only_sft")
+    execute_notebook(notebook, tmp_path / "executed", {
+        "ADAPTERS_DIR": str(tmp_path), "RUN_NAME": "qlora_cpu", "LOAD_IN_4BIT": True, "MAX_STEPS": 2,
+        "BATCH_SIZE": 4, "N_VAL": 4, "N_PEEK": 0,
+    })
+    results = json.loads((tmp_path / "qlora_cpu" / "02_completion_only_sft_results.json").read_text())
+    assert results["load_in_4bit"] is True
+    assert results["steps"] == 2 and math.isfinite(results["train_loss"])
