@@ -45,13 +45,13 @@ def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
     return rows
 
 
-# Minutes per notebook with `make run` settings. CPU: measured on a 2-core machine (see README).
-# T4: estimates until measured, marked as such.
+# Minutes per notebook with each notebook's default parameters. CPU: from step and generation times
+# measured on a 2-core machine (see README). GPU: estimates for a T4 until measured, marked as such.
 EXPECTED_MINUTES = {
-    "cpu": {"00_setup": 1, "01_baseline_inference": 3, "02_completion_only_sft": 15, "03_adapter_saving": 4,
-            "04_merged_vs_adapter_inference": 5},
-    "cuda": {"00_setup": 1, "01_baseline_inference": 2, "02_completion_only_sft": 8, "03_adapter_saving": 2,
-             "04_merged_vs_adapter_inference": 3},
+    "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 10, "03_adapter_saving": 1,
+            "04_merged_vs_adapter_inference": 2, "05_summarization": 16},
+    "cuda": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 4, "03_adapter_saving": 1,
+             "04_merged_vs_adapter_inference": 2, "05_summarization": 6},
 }
 
 
