@@ -39,9 +39,9 @@ def evaluate_summarizer(
     if adapter_dir:
         model = load_adapter(model, adapter_dir)
     data, data_source = load_news_summaries(split, source=source, limit=n)
-    predictions, generation = summarize(model, tokenizer, data["article"], template, max_new_tokens, batch_size)
+    predictions, generation = summarize(model, tokenizer, list(data["article"]), template, max_new_tokens, batch_size)
     metrics = {
-        **score_summaries(predictions, data["summary"], bertscore_model=bertscore_model),
+        **score_summaries(predictions, list(data["summary"]), bertscore_model=bertscore_model),
         "model": model_name,
         "adapter": str(adapter_dir) if adapter_dir else None,
         "data": data_source,

@@ -33,6 +33,7 @@ def summarize(model, tokenizer, articles: list[str], template: str = "inst_summa
 
 def score_summaries(predictions: list[str], references: list[str], bertscore_model: str = "auto") -> dict:
     """ROUGE-1/2/L/Lsum, BERTScore and average lengths for one set of summaries."""
+    predictions, references = list(predictions), list(references)  # a datasets Column is not a list
     return {
         **rouge(predictions, references),
         **bertscore(predictions, references, model=bertscore_model),
