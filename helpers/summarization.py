@@ -7,7 +7,7 @@ import re
 from helpers.inference import build_prompts, generate_with_stats
 from helpers.metrics import average_words, bertscore, rouge
 
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(\[])")
 ECHO_MARKERS = ("[/INST]", "Summary:", "Target:")
 
 

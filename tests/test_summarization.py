@@ -38,6 +38,14 @@ def test_offline_bertscore_is_labelled_and_sane():
     assert "MiniLM" in close["bertscore_model"] and "not comparable" in close["bertscore_model"]
 
 
+def test_empty_summaries_score_zero_in_bertscore():
+    full = bertscore(PREDICTIONS, REFERENCES, model="offline")
+    with_empty = bertscore([PREDICTIONS[0], ""], REFERENCES, model="offline")
+    alone = bertscore([PREDICTIONS[0]], [REFERENCES[0]], model="offline")
+    assert with_empty["bertscore_f1"] == pytest.approx(alone["bertscore_f1"] / 2, abs=1e-6)
+    assert with_empty["bertscore_f1"] < full["bertscore_f1"]
+
+
 def test_average_words():
     assert average_words(["a b c", "d"]) == 2.0
 
