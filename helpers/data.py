@@ -82,6 +82,15 @@ def load_jsonl(path: str | Path, schema: Schema, max_errors: int = 20) -> list[d
     return records
 
 
+def write_splits(splits: dict[str, list[dict]], folder: str | Path) -> None:
+    """Write each split's records to <folder>/<split>.jsonl, one JSON object per line (the generators' output)."""
+    for split, records in splits.items():
+        with (Path(folder) / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"{split}: {len(records)} records")
+
+
 def load_jsonl_dataset(path: str | Path, schema: Schema | str) -> Dataset:
     """A validated JSONL file as a datasets.Dataset (schema by name or object)."""
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema

@@ -6,7 +6,6 @@ Mixed short tasks whose answers are computed, so every output is correct by cons
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -141,11 +140,9 @@ def generate(per_task: int = 22, validation_share: float = 0.15) -> dict[str, li
 
 
 def main() -> None:
-    for split, records in generate().items():
-        with (HERE / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        print(f"{split}: {len(records)} records")
+    from helpers.data import write_splits
+
+    write_splits(generate(), HERE)
 
 
 if __name__ == "__main__":

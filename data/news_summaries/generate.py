@@ -8,7 +8,6 @@ lists, so every article is fiction; the facts in each summary come from its own 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -187,11 +186,9 @@ def generate() -> dict[str, list[dict]]:
 
 
 def main() -> None:
-    for split, records in generate().items():
-        with (HERE / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        print(f"{split}: {len(records)} records")
+    from helpers.data import write_splits
+
+    write_splits(generate(), HERE)
 
 
 if __name__ == "__main__":
