@@ -19,12 +19,15 @@ class Schema:
     required: tuple[str, ...]
     target: str
     optional: tuple[str, ...] = ()
+    allowed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, permitted values) pairs
 
 
 SCHEMAS: dict[str, Schema] = {
     "python_style": Schema(("instruction", "output"), "output", ("family",)),
     "instructions": Schema(("instruction", "input", "output"), "output", ("task",)),
     "news_summaries": Schema(("article", "summary"), "summary", ("id", "topic")),
+    "sentiment_reviews": Schema(("sentence", "label"), "label", allowed=(("label", ("positive", "negative")),)),
+    "qa_passages": Schema(("context", "question", "answer"), "answer"),
 }
 
 
@@ -48,6 +51,10 @@ def validate_record(record: object, schema: Schema) -> list[str]:
     target = record.get(schema.target)
     if isinstance(target, str) and not target.strip():
         problems.append(f"field '{schema.target}' is empty")
+    for field, permitted in schema.allowed:
+        value = record.get(field)
+        if isinstance(value, str) and value not in permitted:
+            problems.append(f"field '{field}' is {value!r}; expected one of {', '.join(map(repr, permitted))}")
     return problems
 
 

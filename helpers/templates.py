@@ -123,6 +123,32 @@ register_template(
 )
 
 
+def _chat_request(request: str, tokenizer) -> str:
+    return tokenizer.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+register_template(
+    "sentiment",
+    lambda record, tokenizer: _chat_request(
+        "Is the sentiment of this movie review positive or negative? Answer with one word.\n\n"
+        f"Review: {record['sentence']}", tokenizer),
+    "{label}",
+    ("sentence", "label"),
+    description="chat template asking for one word, positive or negative (sentence/label records)",
+)
+register_template(
+    "extractive_qa",
+    lambda record, tokenizer: _chat_request(
+        "Answer the question with a short phrase copied from the passage.\n\n"
+        f"Passage: {record['context']}\n\nQuestion: {record['question']}", tokenizer),
+    "{answer}",
+    ("context", "question", "answer"),
+    truncatable_field="context",
+    description="chat template asking for a span copied from the passage (context/question/answer records)",
+)
+
+
 def format_record(record: dict, template: str | PromptTemplate, tokenizer) -> dict[str, str]:
     """The formatting function: one record -> {"prompt": ..., "completion": ... + EOS}."""
     template = get_template(template)

@@ -14,6 +14,8 @@ SIZES = {  # split -> minimum size, as the course promises
     "python_style": {"train": 300, "validation": 40, "test": 40},
     "instructions": {"train": 180, "validation": 20},
     "news_summaries": {"train": 200, "validation": 20, "test": 50},
+    "sentiment_reviews": {"train": 200, "validation": 40, "test": 60},
+    "qa_passages": {"train": 200, "validation": 40, "test": 60},
 }
 
 
@@ -51,6 +53,49 @@ def test_python_style_test_families_are_unseen_in_training():
     assert not families["validation"] & families["train"]
     train_requests = set(load_bundled("python_style", "train")["instruction"])
     assert not train_requests & set(load_bundled("python_style", "test")["instruction"])
+
+
+def test_sentiment_labels_are_balanced_and_splits_disjoint():
+    sentences = {}
+    for split in ("train", "validation", "test"):
+        data = load_bundled("sentiment_reviews", split)
+        assert data["label"].count("positive") == data["label"].count("negative") == len(data) // 2
+        sentences[split] = set(data["sentence"])
+    assert not sentences["test"] & sentences["train"]
+    assert not sentences["validation"] & sentences["train"]
+    train = load_bundled("sentiment_reviews", "train")
+    assert any(", but " in s for s in train["sentence"]) and any(" not " in s for s in train["sentence"])
+
+
+def test_sentiment_labels_follow_contrast_and_negation():
+    """Spot-check the labelling rule on sentences built by hand with the generator's words."""
+    module = _generator("sentiment_reviews")
+    for record in load_bundled("sentiment_reviews", "train"):
+        last_clause = record["sentence"].rstrip(".").split(", but ")[-1]
+        adjective = last_clause.split()[-1]
+        positive = adjective in module.POSITIVE
+        if " not " in f" {last_clause} ":
+            positive = not positive
+        assert record["label"] == ("positive" if positive else "negative"), record
+
+
+def test_qa_answers_are_spans_and_test_passages_unseen():
+    contexts = {}
+    for split in ("train", "validation", "test"):
+        data = load_bundled("qa_passages", split)
+        for record in data:
+            assert record["answer"] in record["context"], record
+        contexts[split] = set(data["context"])
+    assert not contexts["test"] & contexts["train"]
+    assert not contexts["validation"] & contexts["train"]
+
+
+def test_a_label_outside_the_allowed_values_is_named(tmp_path):
+    path = tmp_path / "reviews.jsonl"
+    path.write_text('{"sentence": "Fine.", "label": "positive"}\n{"sentence": "Meh.", "label": "neutral"}\n')
+    with pytest.raises(DataValidationError) as raised:
+        load_jsonl(path, SCHEMAS["sentiment_reviews"])
+    assert f"{path}:2: field 'label' is 'neutral'; expected one of 'positive', 'negative'" in str(raised.value)
 
 
 def test_python_style_answers_run():

@@ -1,0 +1,127 @@
+"""Experiment helpers: task metrics on hand-checked cases, the Chinchilla budget, the boundary-weighted loss."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from helpers.experiments import (
+    accuracy,
+    append_rows,
+    boundary_weights,
+    compute_budget,
+    exact_match,
+    first_label,
+    make_boundary_weighted_loss,
+    normalize_answer,
+    read_rows,
+    squad_scores,
+    token_f1,
+)
+
+
+def test_accuracy_ignores_case_and_whitespace_and_checks_lengths():
+    assert accuracy(["Positive", " negative", "positive"], ["positive", "negative", "negative"]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        accuracy(["positive"], ["positive", "negative"])
+    with pytest.raises(ValueError):
+        accuracy([], [])
+
+
+def test_first_label_reads_free_text_answers():
+    choices = ("positive", "negative")
+    assert first_label("Negative.", choices) == "negative"
+    assert first_label("The sentiment is positive, clearly", choices) == "positive"
+    assert first_label("It is mixed", choices) == ""
+
+
+def test_squad_normalization():
+    assert normalize_answer("The  Cat, sat!") == "cat sat"
+    assert normalize_answer("An apple a day") == "apple day"
+
+
+def test_exact_match_and_f1_on_hand_computed_cases():
+    # Articles and punctuation do not count; the best of several ground truths is taken.
+    assert exact_match("the Eiffel Tower.", ["Eiffel Tower"]) == 1.0
+    assert exact_match("Eiffel", ["Eiffel Tower"]) == 0.0
+    assert exact_match("Paris", ["London", "paris"]) == 1.0
+    # prediction "eiffel" vs truth "eiffel tower": precision 1/1, recall 1/2 -> F1 = 2/3
+    assert token_f1("Eiffel", ["Eiffel Tower"]) == pytest.approx(2 / 3)
+    # "tower in paris" vs "eiffel tower": shared {tower}: precision 1/3, recall 1/2 -> F1 = 0.4
+    assert token_f1("tower in Paris", ["the Eiffel Tower"]) == pytest.approx(0.4)
+    # repeated tokens count once per occurrence in both: "a b b" vs "b b c" share two b's: P=R=2/3
+    assert token_f1("x y y", ["y y z"]) == pytest.approx(2 / 3)
+    assert token_f1("nothing shared", ["Eiffel Tower"]) == 0.0
+    assert token_f1("Eiffel", ["Louvre", "Eiffel Tower"]) == pytest.approx(2 / 3)
+
+
+def test_squad_scores_are_percentages():
+    scores = squad_scores(["Eiffel Tower", "Eiffel", "Louvre"], [["Eiffel Tower"], ["Eiffel Tower"], ["Orsay"]])
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3 + 0) / 3)
+    with pytest.raises(ValueError):
+        squad_scores(["a"], [])
+
+
+def test_compute_budget_known_values():
+    # A 70B model: Chinchilla-optimal at 1.4T tokens, about 5.9e23 FLOPs (the paper's Chinchilla budget).
+    budget = compute_budget(70_000_000_000, 1_400_000_000_000)
+    assert budget["optimal_tokens"] == 1_400_000_000_000
+    assert budget["tokens_ratio"] == pytest.approx(1.0)
+    assert budget["flops"] == pytest.approx(5.88e23)
+    # SmolLM2-135M fine-tuned on 100k tokens: 6 * 135e6 * 1e5 = 8.1e13 FLOPs; optimal 2.7B tokens.
+    small = compute_budget(135_000_000, 100_000)
+    assert small["flops"] == pytest.approx(8.1e13)
+    assert small["optimal_tokens"] == 2_700_000_000
+    assert small["tokens_ratio"] == pytest.approx(100_000 / 2.7e9)
+    with pytest.raises(ValueError):
+        compute_budget(0, 10)
+
+
+def test_boundary_weights_mark_the_first_completion_tokens():
+    labels = torch.tensor([
+        [-100, -100, 5, 6, 7, 8],
+        [-100, 9, 10, -100, -100, -100],
+    ])
+    weights = boundary_weights(labels, weight=3.0, window=2)
+    assert weights.tolist() == [
+        [0, 0, 3, 3, 1, 1],
+        [0, 3, 3, 0, 0, 0],
+    ]
+
+
+def _outputs(logits):
+    return SimpleNamespace(logits=logits)
+
+
+def test_weight_one_is_plain_completion_only_cross_entropy():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 6, 11)
+    labels = torch.tensor([[-100, -100, 1, 2, 3, 4], [-100, 5, 6, 7, -100, -100]])
+    plain = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, 11), labels[:, 1:].reshape(-1), ignore_index=-100
+    )
+    loss = make_boundary_weighted_loss(weight=1.0, window=4)(_outputs(logits), labels)
+    assert loss.item() == pytest.approx(plain.item(), rel=1e-6)
+
+
+def test_boundary_loss_is_the_hand_weighted_mean():
+    torch.manual_seed(1)
+    logits = torch.randn(1, 5, 7)
+    labels = torch.tensor([[-100, 1, 2, 3, 4]])
+    per_token = torch.nn.functional.cross_entropy(logits[0, :-1], labels[0, 1:], reduction="none")
+    # shifted targets [1, 2, 3, 4]: weights [2, 1, 1, 1] with window 1, weight 2
+    expected = (2 * per_token[0] + per_token[1:].sum()) / 5
+    loss = make_boundary_weighted_loss(weight=2.0, window=1)(_outputs(logits), labels)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert math.isfinite(loss.item())
+
+
+def test_results_rows_append_and_read_back(tmp_path):
+    path = tmp_path / "runs" / "results.jsonl"
+    append_rows(path, [{"experiment": "rank", "r": 4, "loss": 1.5}])
+    append_rows(path, [{"experiment": "rank", "r": 8, "loss": 1.2}])
+    assert read_rows(path) == [{"experiment": "rank", "r": 4, "loss": 1.5}, {"experiment": "rank", "r": 8, "loss": 1.2}]
