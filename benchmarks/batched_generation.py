@@ -1,6 +1,6 @@
 """Benchmark: batched (length-sorted, left-padded) against one-at-a-time summary generation, in one process.
 
-    python benchmarks/batched_generation.py [--articles 16] [--batch-size 8] [--max-new-tokens 64]
+    python benchmarks/batched_generation.py [--articles 16] [--batch-size 16] [--max-new-tokens 64]
 
 Same model (the offline preset), same test articles, same greedy settings; prints both wall times,
 the ratio, and whether the two produced identical summaries.
@@ -20,7 +20,7 @@ from helpers.models import OFFLINE_PRESET, load_model_and_tokenizer
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     args = parser.parse_args()
 

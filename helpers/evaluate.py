@@ -27,7 +27,7 @@ def evaluate_summarizer(
     source: str = "auto",
     template: str = "inst_summarize",
     max_new_tokens: int = 96,
-    batch_size: int = 8,
+    batch_size: int = 16,
     load_in_4bit: bool | None = None,
     bertscore_model: str = "auto",
     output: str | Path | None = None,
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", default="auto", choices=["auto", "hub", "bundled"])
     parser.add_argument("--template", default="inst_summarize")
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--bertscore-model", default="auto", choices=["auto", "standard", "offline"])
     parser.add_argument("--output", default=None, help="where to write the metrics JSON")
     args = parser.parse_args(argv)

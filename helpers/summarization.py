@@ -24,7 +24,7 @@ def clean_summary(text: str) -> str:
 
 
 def summarize(model, tokenizer, articles: list[str], template: str = "inst_summarize", max_new_tokens: int = 96,
-              batch_size: int = 8) -> tuple[list[str], dict]:
+              batch_size: int = 16) -> tuple[list[str], dict]:
     """Cleaned summaries of articles (batched, greedy) and the generation stats."""
     prompts = build_prompts([{"article": article} for article in articles], template, tokenizer)
     raw, stats = generate_with_stats(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)

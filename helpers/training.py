@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import resource
 import sys
+import threading
 import time
 
+import psutil
 import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from trl import SFTConfig, SFTTrainer
@@ -112,6 +115,30 @@ def describe_trainable(model) -> dict[str, float]:
     return {"trainable_params": trainable, "total_params": total, "trainable_percent": share}
 
 
+def lora_breakdown(model) -> list[dict]:
+    """Where a LoRA model's trainable parameters sit: one row per adapted module type.
+
+    Each adapted linear layer of shape in x out gets A (r x in) and B (out x r): r * (in + out)
+    parameters, however large the frozen matrix is. The rows add up to PEFT's trainable count.
+    """
+    rows: dict[str, dict] = {}
+    for name, module in model.named_modules():
+        if not (hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {})):
+            continue
+        kind = name.rsplit(".", 1)[-1]
+        a, b = module.lora_A["default"].weight, module.lora_B["default"].weight
+        base = module.get_base_layer()
+        row = rows.setdefault(kind, {
+            "module": kind, "shape": f"{base.in_features} -> {base.out_features}", "r": a.shape[0],
+            "frozen_per_layer": base.in_features * base.out_features, "lora_per_layer": a.numel() + b.numel(),
+            "layers": 0})
+        row["layers"] += 1
+    for row in rows.values():
+        row["lora_total"] = row["lora_per_layer"] * row["layers"]
+        row["lora_share_of_matrix"] = f"{100 * row['lora_per_layer'] / row['frozen_per_layer']:.2f}%"
+    return list(rows.values())
+
+
 def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
     """Prepare a 4-bit model for training (when it is one) and wrap it with LoRA adapters."""
     if getattr(model, "is_loaded_in_4bit", False):
@@ -163,6 +190,52 @@ def peak_memory_mb() -> tuple[float, str]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
     return peak * scale / 2**20, "process peak RSS (CPU)"
+
+
+class MemoryTracker:
+    """Peak memory used inside a `with` block, above what was in use when it started.
+
+    On a GPU: the CUDA allocator's peak (reset on entry). On a CPU: the process's resident memory,
+    sampled every few milliseconds by a background thread (a process's own peak RSS cannot be reset,
+    so this is how several runs in one process get one figure each). Memory freed before the block
+    and reused inside it is not counted, so CPU figures are a lower bound; compare runs side by side.
+    """
+
+    def __init__(self, interval_s: float = 0.005):
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self.kind = "GPU peak allocated" if torch.cuda.is_available() else "peak RSS above start (CPU)"
+
+    @staticmethod
+    def _rss_mb() -> float:
+        return psutil.Process().memory_info().rss / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._rss_mb())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> MemoryTracker:
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            self._start = torch.cuda.memory_allocated() / 2**20
+        else:
+            self._start = self._peak = self._rss_mb()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if torch.cuda.is_available():
+            peak = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = max(self._peak, self._rss_mb())
+        self.peak_mb = round(peak - self._start, 1)
 
 
 def train_and_measure(trainer) -> dict[str, float]:

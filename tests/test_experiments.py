@@ -120,8 +120,91 @@ def test_boundary_loss_is_the_hand_weighted_mean():
     assert math.isfinite(loss.item())
 
 
+def test_evaluation_without_gradients_sees_plain_loss():
+    torch.manual_seed(2)
+    logits = torch.randn(1, 5, 7)
+    labels = torch.tensor([[-100, 1, 2, 3, 4]])
+    weighted = make_boundary_weighted_loss(weight=5.0, window=2)
+    plain = make_boundary_weighted_loss(weight=1.0)
+    with torch.no_grad():
+        assert weighted(_outputs(logits), labels).item() == pytest.approx(plain(_outputs(logits), labels).item())
+    assert weighted(_outputs(logits), labels).item() != pytest.approx(plain(_outputs(logits), labels).item())
+
+
 def test_results_rows_append_and_read_back(tmp_path):
     path = tmp_path / "runs" / "results.jsonl"
     append_rows(path, [{"experiment": "rank", "r": 4, "loss": 1.5}])
     append_rows(path, [{"experiment": "rank", "r": 8, "loss": 1.2}])
     assert read_rows(path) == [{"experiment": "rank", "r": 4, "loss": 1.5}, {"experiment": "rank", "r": 8, "loss": 1.2}]
+
+
+# --- A whole experiment run, on the tiny model --------------------------------------------------
+
+ROW_FIELDS = {"experiment", "name", "method", "trainable_params", "total_params", "trainable_percent",
+              "weights_mb", "peak_memory_mb", "tokens_per_second", "eval_loss_before", "eval_loss",
+              "eval_curve", "sentiment_accuracy", "qa_exact_match", "qa_f1", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def tiny_rows(tmp_path_factory):
+    from helpers.experiments import RunSettings, run_experiment
+    from helpers.models import TINY_PRESET
+
+    folder = tmp_path_factory.mktemp("experiments")
+    settings = RunSettings(output_dir=str(folder), max_steps=2, batch_size=4, n_train_per_task=8,
+                           n_val_per_task=4, n_eval_per_task=4, learning_rate=1e-3)
+    results = folder / "results.jsonl"
+    runs = {
+        "base": {"method": "base"},
+        "lora": {"method": "lora", "r": 8},
+        "attention": {"method": "lora", "r": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        "qlora": {"method": "qlora", "r": 8},
+        "full": {"method": "full"},
+        "boundary": {"method": "lora", "r": 8, "boundary_weight": 3.0, "boundary_window": 2},
+    }
+    rows = {name: run_experiment("test", name, TINY_PRESET, settings, results_file=results, **kwargs)
+            for name, kwargs in runs.items()}
+    return rows, results
+
+
+def test_every_run_writes_a_complete_row(tiny_rows):
+    rows, results = tiny_rows
+    written = read_rows(results)
+    assert [row["name"] for row in written] == list(rows)
+    for row in written:
+        assert ROW_FIELDS <= set(row), row["name"]
+        assert 0 <= row["sentiment_accuracy"] <= 1 and 0 <= row["qa_f1"] <= 100
+        assert len(row["sentiment_answers"]) == len(row["qa_answers"]) == 4
+
+
+def test_trainable_parameters_follow_the_method(tiny_rows):
+    rows, _ = tiny_rows
+    assert rows["base"]["trainable_params"] == 0 and rows["base"]["steps"] == 0
+    assert rows["full"]["trainable_params"] == rows["full"]["total_params"]
+    assert 0 < rows["attention"]["trainable_params"] < rows["lora"]["trainable_params"] < rows["full"]["trainable_params"]
+    assert rows["qlora"]["trainable_params"] == rows["lora"]["trainable_params"]
+
+
+def test_a_4bit_base_holds_less_memory_than_a_full_precision_one(tiny_rows):
+    rows, _ = tiny_rows
+    assert rows["qlora"]["weights_mb"] < rows["lora"]["weights_mb"]
+
+
+def test_training_moves_the_validation_loss(tiny_rows):
+    rows, _ = tiny_rows
+    for name in ("lora", "qlora", "full", "boundary"):
+        assert rows[name]["steps"] == 2
+        assert rows[name]["eval_loss"] != rows[name]["eval_loss_before"], name
+    assert rows["boundary"]["boundary_weight"] == 3.0
+
+
+def test_instruction_scores_per_task():
+    from helpers.experiments import score_instructions
+
+    records = [{"output": "Paris", "task": "capital"}, {"output": "cold", "task": "antonym"},
+               {"output": "The capital of Peru is Lima.", "task": "capital"}]
+    scores = score_instructions(["paris.", "warm", "Lima"], records)
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    assert scores["exact_match_by_task"] == {"antonym": 0.0, "capital": 50.0}
+    # "Lima" vs "capital of peru is lima" (articles dropped): P=1, R=1/5 -> F1=1/3
+    assert scores["f1"] == pytest.approx(100 * (1 + 0 + 1 / 3) / 3)

@@ -16,6 +16,7 @@ from helpers.training import (
     attach_lora,
     build_sft_trainer,
     describe_trainable,
+    lora_breakdown,
     loss_history,
     make_lora_config,
     make_sft_config,
@@ -74,6 +75,17 @@ def test_attention_only_trains_fewer_parameters_than_all_linear():
     # r * (in + out) per adapted matrix: q_proj 64->64, v_proj 64->32 in each of 2 layers.
     assert qv == 2 * 8 * ((64 + 64) + (64 + 32))
     assert qv < every
+
+
+def test_lora_breakdown_adds_up_to_peft_count():
+    profile = detect_hardware(cuda_available=False, verbose=False)
+    model, _ = load_model_and_tokenizer(TINY_PRESET, profile, verbose=False)
+    model = attach_lora(model, make_lora_config(r=8, target_modules=["q_proj", "v_proj"]), profile)
+    rows = {row["module"]: row for row in lora_breakdown(model)}
+    assert set(rows) == {"q_proj", "v_proj"}
+    assert rows["q_proj"]["lora_per_layer"] == 8 * (64 + 64) and rows["q_proj"]["layers"] == 2
+    assert rows["v_proj"]["shape"] == "64 -> 32" and rows["v_proj"]["lora_per_layer"] == 8 * (64 + 32)
+    assert sum(row["lora_total"] for row in rows.values()) == model.get_nb_trainable_parameters()[0]
 
 
 def test_lora_alpha_defaults_to_twice_the_rank():
