@@ -364,6 +364,20 @@ def _train_one(row, preset, profile, settings, method, r, alpha, target_modules,
     return row, trainer, tokenizer
 
 
+def cut_at_echo(answer: str, markers: tuple[str, ...] = ("###",)) -> str:
+    """The answer up to the first line that starts a new template section.
+
+    A model that never learned to stop runs on into a made-up `### Instruction:` of its own; the answer
+    to score is what came before. Applied to every model alike, so the comparison stays fair.
+    """
+    kept = []
+    for line in answer.split("\n"):
+        if line.lstrip().startswith(markers):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def score_instructions(answers: list[str], records: list[dict]) -> dict:
     """Exact match and token F1 (SQuAD normalization) of answers to instruction records, overall and per task."""
     truths = [[record["output"]] for record in records]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import resource
 import sys
@@ -192,13 +193,22 @@ def peak_memory_mb() -> tuple[float, str]:
     return peak * scale / 2**20, "process peak RSS (CPU)"
 
 
+def _release_free_heap() -> None:
+    """Hand memory that Python and torch already freed back to the OS (glibc only), so RSS starts honest."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # musl or another libc: RSS just starts higher
+            pass
+
+
 class MemoryTracker:
     """Peak memory used inside a `with` block, above what was in use when it started.
 
     On a GPU: the CUDA allocator's peak (reset on entry). On a CPU: the process's resident memory,
     sampled every few milliseconds by a background thread (a process's own peak RSS cannot be reset,
-    so this is how several runs in one process get one figure each). Memory freed before the block
-    and reused inside it is not counted, so CPU figures are a lower bound; compare runs side by side.
+    so this is how several runs in one process get one figure each). Freed heap memory is handed back
+    to the OS first (malloc_trim on Linux) so it is not silently reused; CPU figures remain approximate.
     """
 
     def __init__(self, interval_s: float = 0.005):
@@ -217,6 +227,7 @@ class MemoryTracker:
 
     def __enter__(self) -> MemoryTracker:
         gc.collect()
+        _release_free_heap()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()

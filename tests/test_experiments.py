@@ -208,3 +208,11 @@ def test_instruction_scores_per_task():
     assert scores["exact_match_by_task"] == {"antonym": 0.0, "capital": 50.0}
     # "Lima" vs "capital of peru is lima" (articles dropped): P=1, R=1/5 -> F1=1/3
     assert scores["f1"] == pytest.approx(100 * (1 + 0 + 1 / 3) / 3)
+
+
+def test_cut_at_echo_keeps_the_answer_before_a_new_section():
+    from helpers.experiments import cut_at_echo
+
+    assert cut_at_echo("The capital is Dublin.\n\n### Instruction:\nWhat is...") == "The capital is Dublin."
+    assert cut_at_echo("cold") == "cold"
+    assert cut_at_echo("line one\nline two\n### Response:\nmore") == "line one\nline two"
