@@ -36,7 +36,7 @@ def collect_results(root: str | Path) -> list[tuple[str, str, dict]]:
 SUMMARY_KEYS = (
     "seconds", "style_adherence", "style_adherence_before", "style_adherence_after", "eval_loss_before",
     "eval_loss_after", "rougeL_base", "rougeL_adapter", "agreement", "max_logit_difference", "tokens_per_second",
-    "peak_memory_mb",
+    "peak_memory_mb", "exact_match_base", "exact_match_best", "rows",
 )
 
 

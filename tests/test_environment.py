@@ -31,3 +31,11 @@ def test_expected_minutes_label_measured_and_estimated():
     assert all("measured" in text for text in cpu.values())
     assert all("estimate" in text for text in gpu.values())
     assert set(cpu) == set(gpu)
+
+
+def test_every_notebook_has_an_expected_time():
+    from helpers.run_notebooks import course_notebooks
+
+    names = {notebook.stem for notebook in course_notebooks()}
+    for device, minutes in environment.EXPECTED_MINUTES.items():
+        assert set(minutes) == names, device
