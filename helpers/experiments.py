@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from datasets.utils import logging as datasets_logging
 from transformers import PrinterCallback
+from trl import SFTTrainer
 
 # --- Task metrics -------------------------------------------------------------------------------
 
@@ -113,7 +114,10 @@ def boundary_weights(labels: torch.Tensor, weight: float, window: int) -> torch.
 
 
 def make_boundary_weighted_loss(weight: float = 2.0, window: int = 4):
-    """A `compute_loss_func` for SFTTrainer: cross-entropy that weighs the first completion tokens more.
+    """Cross-entropy that weighs the first completion tokens more: f(outputs, labels) -> loss.
+
+    BoundaryWeightedSFTTrainer uses it for training steps; it also fits SFTTrainer's (deprecated)
+    `compute_loss_func` argument.
 
     The first tokens after the prompt boundary decide the answer's format; the weighted mean puts
     `weight` times the usual emphasis on the first `window` of them. weight=1 gives plain loss.
@@ -132,6 +136,29 @@ def make_boundary_weighted_loss(weight: float = 2.0, window: int = 4):
         return (per_token * weights).sum() / weights.sum().clamp(min=1e-8)
 
     return loss_func
+
+
+class BoundaryWeightedSFTTrainer(SFTTrainer):
+    """SFTTrainer whose training loss weighs the first completion tokens more (see make_boundary_weighted_loss).
+
+    TRL 1.x deprecates `compute_loss_func` (and runs an extra forward pass for it); subclassing and
+    overriding `compute_loss` is the documented way. Training steps use the weighted loss, one forward
+    pass each; evaluation goes through TRL's own loss, so validation losses compare with plain runs.
+    The loss is a weighted mean per micro-batch: with gradient accumulation > 1 each micro-batch counts
+    equally rather than each token.
+    """
+
+    def __init__(self, *args, boundary_weight: float = 2.0, boundary_window: int = 4, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.boundary_weight, self.boundary_window = boundary_weight, boundary_window
+        self._boundary_loss = make_boundary_weighted_loss(boundary_weight, boundary_window)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not model.training or self.boundary_weight == 1.0:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"}, use_cache=False)
+        loss = self._boundary_loss(outputs, inputs["labels"])
+        return (loss, outputs) if return_outputs else loss
 
 
 # --- Results files ------------------------------------------------------------------------------
@@ -338,7 +365,8 @@ def _train_one(row, preset, profile, settings, method, r, alpha, target_modules,
         )
         extra = {}
         if boundary_weight != 1.0:
-            extra["compute_loss_func"] = make_boundary_weighted_loss(boundary_weight, boundary_window)
+            extra = {"trainer_class": BoundaryWeightedSFTTrainer, "boundary_weight": boundary_weight,
+                     "boundary_window": boundary_window}
         trainer = build_sft_trainer(model, tokenizer, profile, config, train, val, **extra)
         trainer.remove_callback(PrinterCallback)  # one summary line per run instead of every log dict
         eval_before = trainer.evaluate()["eval_loss"]

@@ -150,9 +150,9 @@ def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
 
 
 def build_sft_trainer(model, tokenizer, profile: HardwareProfile, config: SFTConfig, train_dataset, eval_dataset=None,
-                      **trainer_kwargs) -> SFTTrainer:
-    """SFTTrainer on prompt/completion data, with trainable weights put back to fp32 where bf16 is not native."""
-    trainer = SFTTrainer(
+                      trainer_class: type[SFTTrainer] = SFTTrainer, **trainer_kwargs) -> SFTTrainer:
+    """SFTTrainer (or a subclass) on prompt/completion data, with trainable weights kept fp32 where bf16 is not native."""
+    trainer = trainer_class(
         model=model,
         args=config,
         train_dataset=train_dataset,

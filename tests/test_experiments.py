@@ -196,6 +196,9 @@ def test_training_moves_the_validation_loss(tiny_rows):
         assert rows[name]["steps"] == 2
         assert rows[name]["eval_loss"] != rows[name]["eval_loss_before"], name
     assert rows["boundary"]["boundary_weight"] == 3.0
+    # Fresh LoRA starts as the base model (B = 0) and evaluation uses TRL's plain loss: same starting point.
+    assert rows["boundary"]["eval_loss_before"] == rows["lora"]["eval_loss_before"]
+    assert rows["boundary"]["eval_loss"] != rows["lora"]["eval_loss"]  # the weighted loss trained differently
 
 
 def test_instruction_scores_per_task():
