@@ -6,6 +6,7 @@ import gc
 import json
 import re
 import string
+import textwrap
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -461,18 +462,18 @@ def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
         left.plot([row["r"] for row in ranked], [task_score(row) for row in ranked], marker="o", label="fine-tuned")
         base_line(left)
         left.set(xlabel="LoRA rank r (alpha = 2r)", ylabel="task score (mean of accuracy % and QA F1)",
-                 title="Rank vs score", xticks=[row["r"] for row in ranked])
+                 title="Rank vs score", xticks=[row["r"] for row in ranked], ylim=(0, 100))
         left.legend()
         for row in ranked:
             right.scatter(row["peak_memory_mb"], task_score(row))
             right.annotate(f"r={row['r']}", (row["peak_memory_mb"], task_score(row)))
         right.set(xlabel=f"peak memory, MB ({ranked[0]['peak_memory_kind']})", ylabel="task score",
-                  title="Memory vs score")
+                  title="Memory vs score", ylim=(0, 100), xlim=(0, 1.15 * max(row["peak_memory_mb"] for row in ranked)))
         save(figure, "rank")
     if by_experiment.get("targets"):
         chosen = by_experiment["targets"]
         figure, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-        names = [row["name"] for row in chosen]
+        names = [textwrap.fill(row["name"], 16) for row in chosen]
         for axis, key, label in ((axes[0], "trainable_params", "trainable parameters"),
                                  (axes[1], "eval_loss", "final validation loss"),
                                  (axes[2], None, "task score")):
@@ -490,7 +491,7 @@ def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
             axes[0].plot(steps, losses, marker="o", label=row["name"])
         axes[0].set(xlabel="step", ylabel="validation loss", title="Validation loss")
         axes[0].legend()
-        names = [row["name"] for row in chosen]
+        names = [textwrap.fill(row["name"], 16) for row in chosen]
         axes[1].bar(names, [row["weights_mb"] for row in chosen], label="weights")
         axes[1].bar(names, [row["peak_memory_mb"] for row in chosen], alpha=0.5, label="peak during run")
         axes[1].set(ylabel="MB", title="Memory")
@@ -506,7 +507,7 @@ def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
             left.plot(steps, losses, marker="o", label=row["name"])
         left.set(xlabel="step", ylabel="validation loss (plain cross-entropy)", title="Validation loss")
         left.legend()
-        names = [row["name"] for row in chosen]
+        names = [textwrap.fill(row["name"], 16) for row in chosen]
         right.bar([f"{n}\nsentiment" for n in names], [100 * row["sentiment_accuracy"] for row in chosen])
         right.bar([f"{n}\nQA EM" for n in names], [row["qa_exact_match"] for row in chosen])
         right.set(ylabel="%", title="Task scores")
