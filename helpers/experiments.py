@@ -472,16 +472,23 @@ def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
         save(figure, "rank")
     if by_experiment.get("targets"):
         chosen = by_experiment["targets"]
+        ranks = sorted({row["r"] for row in chosen})
+        kinds = sorted({row["name"].split(",")[0] for row in chosen})  # "attention + MLP", "attention only"
         figure, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-        names = [textwrap.fill(row["name"], 16) for row in chosen]
+        width = 0.8 / len(kinds)
         for axis, key, label in ((axes[0], "trainable_params", "trainable parameters"),
                                  (axes[1], "eval_loss", "final validation loss"),
                                  (axes[2], None, "task score")):
-            values = [task_score(row) if key is None else row[key] for row in chosen]
-            axis.bar(names, values, color=["tab:blue", "tab:orange", "tab:green"][: len(names)])
+            for k, kind in enumerate(kinds):
+                found = {row["r"]: row for row in chosen if row["name"].split(",")[0] == kind}
+                xs = [i + (k - (len(kinds) - 1) / 2) * width for i, r in enumerate(ranks) if r in found]
+                values = [task_score(found[r]) if key is None else found[r][key] for r in ranks if r in found]
+                axis.bar(xs, values, width=width, label=kind)
+            axis.set_xticks(range(len(ranks)), [f"r={r}" for r in ranks])
             axis.set_title(label)
-            axis.tick_params(axis="x", labelsize=8)
         base_line(axes[2])
+        axes[2].set_ylim(0, 115)
+        axes[2].legend(fontsize=8, loc="upper right", ncol=3)
         save(figure, "targets")
     if by_experiment.get("precision"):
         chosen = by_experiment["precision"]
