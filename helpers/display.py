@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.collators import IGNORE_INDEX
+
+
+@contextmanager
+def progress_bars_off(*libraries) -> Iterator[None]:
+    """Silence the progress bars of these libraries' logging modules (transformers', datasets') for a block.
+
+    Each module has is_progress_bar_enabled / disable_progress_bar / enable_progress_bar; bars that
+    were on come back on afterwards, also when the block raises.
+    """
+    were_on = [library for library in libraries if library.is_progress_bar_enabled()]
+    for library in were_on:
+        library.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for library in were_on:
+            library.enable_progress_bar()
 
 
 def in_notebook() -> bool:

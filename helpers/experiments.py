@@ -17,6 +17,8 @@ from datasets.utils import logging as datasets_logging
 from transformers import PrinterCallback
 from trl import SFTTrainer
 
+from helpers.display import progress_bars_off
+
 # --- Task metrics -------------------------------------------------------------------------------
 
 
@@ -282,6 +284,16 @@ def run_experiment(
     It is appended to `results_file` when given.
     """
     from helpers.hardware import detect_hardware
+    from helpers.models import load_model_and_tokenizer
+    from helpers.training import (
+        MemoryTracker,
+        attach_lora,
+        build_sft_trainer,
+        describe_trainable,
+        loss_history,
+        make_lora_config,
+        make_sft_config,
+    )
 
     if method not in {"lora", "qlora", "full", "base"}:
         raise ValueError(f"method must be lora, qlora, full or base, not {method!r}")
@@ -295,46 +307,8 @@ def run_experiment(
     if boundary_weight != 1.0:
         row.update(boundary_weight=boundary_weight, boundary_window=boundary_window)
     steps = 0 if method == "base" else settings.max_steps
-    bars_were_on = datasets_logging.is_progress_bar_enabled()
-    datasets_logging.disable_progress_bar()  # a dozen data-preparation bars per run would bury the results
-    try:
-        row, trainer, tokenizer = _train_one(row, preset, profile, settings, method, r, alpha, target_modules,
-                                             boundary_weight, boundary_window, steps)
-    finally:
-        if bars_were_on:
-            datasets_logging.enable_progress_bar()
-    row.update(score_tasks(trainer.model, tokenizer, settings.n_eval_per_task))
-    row["seconds"] = round(time.perf_counter() - started, 1)
-    del trainer
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    print(
-        f"[{experiment}] {name}: val loss {row['eval_loss_before']:.3f} -> {row['eval_loss']:.3f}, "
-        f"sentiment {100 * row['sentiment_accuracy']:.0f}%, QA EM {row['qa_exact_match']:.0f} / F1 "
-        f"{row['qa_f1']:.0f}, trainable {row['trainable_params']:,} ({row['trainable_percent']:.2f}%), "
-        f"weights {row['weights_mb']:.0f} MB, peak +{row['peak_memory_mb']:.0f} MB, {row['seconds']:.0f} s"
-    )
-    if results_file:
-        append_rows(results_file, [row])
-    return row
-
-
-def _train_one(row, preset, profile, settings, method, r, alpha, target_modules, boundary_weight, boundary_window,
-               steps):
-    """Load, wrap, train (inside a memory tracker) and measure one run; see run_experiment."""
-    from helpers.models import load_model_and_tokenizer
-    from helpers.training import (
-        MemoryTracker,
-        attach_lora,
-        build_sft_trainer,
-        describe_trainable,
-        loss_history,
-        make_lora_config,
-        make_sft_config,
-    )
-
-    with MemoryTracker() as memory:
+    # A dozen data-preparation bars per run would bury the results.
+    with progress_bars_off(datasets_logging), MemoryTracker() as memory:
         # Full fine-tuning keeps fp32 master weights (mixed precision computes in 16-bit on a GPU).
         model, tokenizer = load_model_and_tokenizer(
             preset, profile, dtype=torch.float32 if method == "full" else None, verbose=False)
@@ -390,7 +364,21 @@ def _train_one(row, preset, profile, settings, method, r, alpha, target_modules,
         eval_curve=history["eval"],
         train_curve=history["train"],
     )
-    return row, trainer, tokenizer
+    row.update(score_tasks(trainer.model, tokenizer, settings.n_eval_per_task))
+    row["seconds"] = round(time.perf_counter() - started, 1)
+    del trainer, model
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    print(
+        f"[{experiment}] {name}: val loss {row['eval_loss_before']:.3f} -> {row['eval_loss']:.3f}, "
+        f"sentiment {100 * row['sentiment_accuracy']:.0f}%, QA EM {row['qa_exact_match']:.0f} / F1 "
+        f"{row['qa_f1']:.0f}, trainable {row['trainable_params']:,} ({row['trainable_percent']:.2f}%), "
+        f"weights {row['weights_mb']:.0f} MB, peak +{row['peak_memory_mb']:.0f} MB, {row['seconds']:.0f} s"
+    )
+    if results_file:
+        append_rows(results_file, [row])
+    return row
 
 
 def cut_at_echo(answer: str, markers: tuple[str, ...] = ("###",)) -> str:

@@ -13,6 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from transformers.utils import logging as hf_logging
 
+from helpers.display import progress_bars_off
 from helpers.hardware import HardwareProfile, detect_hardware
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -214,17 +215,13 @@ def load_model_and_tokenizer(
         kwargs["dtype"] = dtype or profile.torch_dtype
     if profile.device == "cuda":
         kwargs["device_map"] = {"": 0}
-    bars_were_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a bar per load is noise in the notebooks; the summary line follows
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        with progress_bars_off(hf_logging):  # a bar per load is noise in the notebooks; the summary line follows
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as error:
         if from_hub:
             raise _hub_error(name, error) from error
         raise
-    finally:
-        if bars_were_on:
-            hf_logging.enable_progress_bar()
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if verbose:

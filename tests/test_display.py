@@ -54,3 +54,22 @@ def test_loss_plot_is_saved(tmp_path):
     path = tmp_path / "loss.png"
     plot_loss_curves({"train": [(1, 2.0), (2, 1.5)], "eval": [(0, 2.2), (2, 1.7)]}, path)
     assert path.exists() and path.stat().st_size > 1000
+
+
+def test_progress_bars_off_restores_what_was_on_even_after_an_error():
+    import pytest
+    from datasets.utils import logging as datasets_logging
+    from transformers.utils import logging as hf_logging
+
+    from helpers.display import progress_bars_off
+
+    hf_logging.enable_progress_bar()
+    datasets_logging.disable_progress_bar()
+    try:
+        with pytest.raises(RuntimeError), progress_bars_off(hf_logging, datasets_logging):
+            assert not hf_logging.is_progress_bar_enabled()
+            raise RuntimeError("inside the block")
+        assert hf_logging.is_progress_bar_enabled()  # was on: back on
+        assert not datasets_logging.is_progress_bar_enabled()  # was off: stays off
+    finally:
+        datasets_logging.enable_progress_bar()
