@@ -170,6 +170,32 @@ def quantization_config(profile: HardwareProfile) -> BitsAndBytesConfig:
     )
 
 
+def keep_4bit_layout_trainable(model: torch.nn.Module) -> int:
+    """Keep a 4-bit model's weights in the layout bitsandbytes trains with; returns how many layers had to be undone.
+
+    On a CPU with AVX512-BF16, bitsandbytes 0.50 repacks each 4-bit layer into an inference-only layout the
+    first time the layer runs in eval mode without gradients (a `generate()`, an evaluation). The repacking is
+    one-way: every later training step goes through a kernel with no backward, so gradients stop at that layer
+    and training is silently wrong, or it raises "a view of a leaf Variable ... in-place operation" at a layer
+    with a bias (Qwen's q/k/v). So the repacking is switched off, and undone where it already happened.
+    """
+    import bitsandbytes as bnb
+
+    undone = 0
+    for module in model.modules():
+        if not isinstance(module, bnb.nn.Linear4bit):
+            continue
+        module.support_avx512bf16_for_cpu = False  # the switch bitsandbytes reads before repacking
+        state = module.weight.quant_state
+        if getattr(state, "packing_format_for_cpu", False):
+            from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse  # what bnb's own .cuda() calls
+
+            module.weight.data, module.weight.quant_state = _convert_weight_packed_for_cpu_inverse(
+                module.weight.data, state)
+            undone += 1
+    return undone
+
+
 class HubUnreachableError(RuntimeError):
     """The model is not on disk and the Hugging Face hub could not be reached."""
 
@@ -222,6 +248,8 @@ def load_model_and_tokenizer(
         if from_hub:
             raise _hub_error(name, error) from error
         raise
+    if quantize and profile.device == "cpu":
+        keep_4bit_layout_trainable(model)  # same numerics for generation and training (see its docstring)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if verbose:

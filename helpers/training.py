@@ -15,6 +15,7 @@ from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from trl import SFTConfig, SFTTrainer
 
 from helpers.hardware import HardwareProfile, keep_trainable_params_fp32
+from helpers.models import keep_4bit_layout_trainable
 
 
 def sft_settings(
@@ -140,8 +141,18 @@ def lora_breakdown(model) -> list[dict]:
     return list(rows.values())
 
 
+def ensure_4bit_trainable(model) -> None:
+    """Undo bitsandbytes' inference-only repacking of a CPU 4-bit model before it trains (see keep_4bit_layout_trainable)."""
+    if getattr(model, "is_loaded_in_4bit", False):
+        undone = keep_4bit_layout_trainable(model)
+        if undone:
+            print(f"Restored {undone} 4-bit layers to the trainable layout (bitsandbytes had repacked them for "
+                  "CPU inference; training through that layout gets no gradients).")
+
+
 def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
     """Prepare a 4-bit model for training (when it is one) and wrap it with LoRA adapters."""
+    ensure_4bit_trainable(model)
     if getattr(model, "is_loaded_in_4bit", False):
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=profile.gradient_checkpointing
@@ -152,6 +163,7 @@ def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
 def build_sft_trainer(model, tokenizer, profile: HardwareProfile, config: SFTConfig, train_dataset, eval_dataset=None,
                       trainer_class: type[SFTTrainer] = SFTTrainer, **trainer_kwargs) -> SFTTrainer:
     """SFTTrainer (or a subclass) on prompt/completion data, with trainable weights kept fp32 where bf16 is not native."""
+    ensure_4bit_trainable(model)
     trainer = trainer_class(
         model=model,
         args=config,

@@ -101,3 +101,49 @@ def test_validation_loss_is_computed_on_completions_only(tmp_path, cpu_profile):
                                 config, data, data)
     loss = trainer.evaluate()["eval_loss"]
     assert math.isfinite(loss) and loss > 0
+
+
+def _layer0_lora_b_grads(model, batch) -> dict[str, float]:
+    model.train()
+    output = model(**batch, labels=batch["input_ids"])
+    output.loss.backward()
+    return {name: param.grad.abs().sum().item() for name, param in model.named_parameters()
+            if "layers.0." in name and "lora_B" in name}
+
+
+def test_a_4bit_cpu_model_trains_after_generating(capsys):
+    """generate() then training on a 4-bit CPU model: gradients must reach every layer (bitsandbytes' CPU repacking)."""
+    import bitsandbytes as bnb
+    from bitsandbytes.functional import _convert_weight_packed_for_cpu, has_avx512bf16
+
+    profile = detect_hardware(load_in_4bit=True, cuda_available=False, verbose=False)
+    reference, tokenizer = load_model_and_tokenizer(TINY_PRESET, profile, verbose=False)
+    model, _ = load_model_and_tokenizer(TINY_PRESET, profile, verbose=False)
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers and not any(layer.support_avx512bf16_for_cpu for layer in layers), "the loader switches repacking off"
+    tokenizer.padding_side = "left"
+    batch = tokenizer(["The capital of France is", "def add(a, b):"], return_tensors="pt", padding=True)
+    if has_avx512bf16():
+        # A model loaded without our loader, on a CPU with AVX512-BF16: generate() repacks every 4-bit layer.
+        for layer in layers:
+            layer.support_avx512bf16_for_cpu = True
+        model.eval()
+        with torch.inference_mode():
+            model.generate(**batch, max_new_tokens=3, do_sample=False)
+    else:
+        # This CPU cannot run the repacked kernel: repack by hand, as generate() would on one that can.
+        for layer in layers:
+            layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu(
+                layer.weight.data, layer.weight.quant_state)
+    assert all(layer.weight.quant_state.packing_format_for_cpu for layer in layers)
+
+    torch.manual_seed(0)
+    model = attach_lora(model, make_lora_config(r=8, dropout=0.0), profile)
+    assert f"Restored {len(layers)} 4-bit layers" in capsys.readouterr().out
+    assert not any(getattr(layer.weight.quant_state, "packing_format_for_cpu", False) for layer in layers)
+    grads = _layer0_lora_b_grads(model, batch)
+    torch.manual_seed(0)
+    expected = _layer0_lora_b_grads(attach_lora(reference, make_lora_config(r=8, dropout=0.0), profile), batch)
+    assert len(grads) == 7 and all(value > 0 for value in grads.values()), grads
+    for name, value in grads.items():
+        assert value == pytest.approx(expected[name], rel=0.05), name
