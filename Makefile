@@ -2,8 +2,10 @@
 #   make run   : set up, then execute the notebooks headless and print the results table
 #   make test  : set up, then run the whole test suite
 #   make lab   : set up, then open JupyterLab on the notebooks
-# TORCH is what pip installs when torch is not importable yet (Colab and Kaggle already have it;
-# on a CPU-only machine a CPU build such as TORCH=torch==2.13.0 saves gigabytes).
+# TORCH is what pip is asked for when torch is not importable yet (Colab and Kaggle already have it).
+# The plain name gets the default build (CUDA on Linux, several GB); on a CPU-only machine
+#   make setup TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
+# gets the CPU build instead. Both are tested; see README, "Which torch".
 
 PYTHON ?= python3
 TORCH ?= torch
@@ -15,7 +17,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-offline.txt pyproject.toml
+$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requirements-offline.txt pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
 		if $(PYTHON) -c "import torch" 2>/dev/null; then \
 			echo "torch found in $(PYTHON): the venv will see it (--system-site-packages)"; \
@@ -25,10 +27,9 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-offline.txt pyproje
 		fi; \
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-local.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements-offline.txt
-	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m helpers.models provision
 	touch $(STAMP)
 
@@ -47,7 +48,7 @@ lint: setup
 	$(BIN)/ruff check helpers tests benchmarks notebooks data
 
 benchmark: setup
-	$(BIN)/python benchmarks/precision_speed.py
+	$(BIN)/python -m benchmarks.precision_speed
 
 clean:
 	rm -rf runs .pytest_cache

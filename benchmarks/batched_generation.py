@@ -1,6 +1,6 @@
 """Benchmark: batched (length-sorted, left-padded) against one-at-a-time summary generation, in one process.
 
-    python benchmarks/batched_generation.py [--articles 16] [--batch-size 16] [--max-new-tokens 64]
+    python -m benchmarks.batched_generation [--articles 16] [--batch-size 16] [--max-new-tokens 64]
 
 Same model (the offline preset), same test articles, same greedy settings; prints both wall times,
 the ratio, and whether the two produced identical summaries.

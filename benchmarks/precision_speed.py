@@ -1,6 +1,6 @@
 """Benchmark: SFT step time with the course's config against TRL's default precision, in one process.
 
-    python benchmarks/precision_speed.py [--steps 3] [--batch-size 8]
+    python -m benchmarks.precision_speed [--steps 3] [--batch-size 8]
 
 Both runs train the same LoRA adapter on the same python_style batches with the offline model.
 The only difference: the course's SFTConfig sets bf16=False/fp16=False from the hardware profile;

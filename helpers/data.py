@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +110,6 @@ def load_bundled(name: str, split: str) -> Dataset:
     return load_jsonl_dataset(DATA_DIR / name / f"{split}.jsonl", SCHEMAS[name])
 
 
-def hub_offline() -> bool:
-    """True when the environment asks never to touch the hub."""
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-
-
 def load_news_summaries(split: str, source: str = "auto", limit: int | None = None) -> tuple[Dataset, str]:
     """Article/summary pairs and where they came from: CNN/DailyMail 3.0.0 from the hub, or the bundled set.
 
@@ -124,7 +118,9 @@ def load_news_summaries(split: str, source: str = "auto", limit: int | None = No
     """
     if source not in ("auto", "hub", "bundled"):
         raise ValueError(f"source must be 'auto', 'hub' or 'bundled', not {source!r}")
-    if source != "bundled" and not hub_offline():
+    from helpers.hub import hub_offline
+
+    if source != "bundled" and (source == "hub" or not hub_offline()):
         try:
             from datasets import load_dataset
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from helpers.bootstrap import check_capability
+
 
 @dataclass(frozen=True)
 class HardwareProfile:
@@ -67,6 +69,7 @@ def detect_hardware(
             gpu_name = torch.cuda.get_device_name(0)
         if gpu_memory_gb is None:
             gpu_memory_gb = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
+        check_capability(capability, gpu_name)  # below 7.0 (P100, K80): one clear sentence, not a CUDA error later
         # torch.cuda.is_bf16_supported() says True on a T4 because it counts emulation: ask the capability.
         if capability[0] >= 8:
             precision = "bf16"

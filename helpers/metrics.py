@@ -115,7 +115,7 @@ def rouge(predictions: list[str], references: list[str], use_stemmer: bool = Tru
     """
     if len(predictions) != len(references) or not predictions:
         raise ValueError("rouge needs equally many predictions and references, at least one")
-    from helpers.data import hub_offline
+    from helpers.hub import hub_offline
 
     if backend in ("auto", "evaluate") and not (backend == "auto" and hub_offline()):
         try:
@@ -161,7 +161,7 @@ def bertscore(predictions: list[str], references: list[str], model: str = "auto"
     """
     if len(predictions) != len(references) or not predictions:
         raise ValueError("bertscore needs equally many predictions and references, at least one")
-    from helpers.data import hub_offline
+    from helpers.hub import hub_offline
 
     if model == "auto":
         model = "offline" if hub_offline() else "standard"

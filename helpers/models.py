@@ -200,11 +200,28 @@ class HubUnreachableError(RuntimeError):
     """The model is not on disk and the Hugging Face hub could not be reached."""
 
 
+def _hub_kwargs(name: str, source: str, from_hub: bool) -> dict:
+    """from_pretrained's token and cache switch; an unreachable hub with nothing cached fails at once, clearly."""
+    if not from_hub:
+        return {"token": None}
+    from huggingface_hub import try_to_load_from_cache
+
+    from helpers.hub import hub_offline
+
+    if hub_offline():
+        if not isinstance(try_to_load_from_cache(source, "config.json"), str):
+            raise HubUnreachableError(
+                f"'{name}' is not on this machine and the Hugging Face hub cannot be reached (or HF_HUB_OFFLINE is "
+                f"set). Without network, use the offline preset '{OFFLINE_PRESET}'.")
+        return {"token": _token_if(True), "local_files_only": True}
+    return {"token": _token_if(True)}
+
+
 def load_tokenizer(name: str):
     """The tokenizer of a preset, local path or hub id, with a finite model_max_length and a pad token."""
     source, from_hub = resolve_model_source(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, token=_token_if(from_hub))
+        tokenizer = AutoTokenizer.from_pretrained(source, **_hub_kwargs(name, source, from_hub))
     except OSError as error:
         if from_hub:
             raise _hub_error(name, error) from error
@@ -233,7 +250,7 @@ def load_model_and_tokenizer(
     quantize = profile.load_in_4bit if load_in_4bit is None else load_in_4bit
     source, from_hub = resolve_model_source(name)
     tokenizer = load_tokenizer(name)
-    kwargs: dict = {"token": _token_if(from_hub)}
+    kwargs: dict = _hub_kwargs(name, source, from_hub)
     if quantize:
         kwargs["quantization_config"] = quantization_config(profile)
         kwargs["dtype"] = profile.torch_dtype

@@ -11,9 +11,14 @@ import time
 from pathlib import Path
 
 from helpers.models import PROJECT_ROOT
-from helpers.results import summary_table
+from helpers.results import RESULT_SUFFIX, summary_table
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+# The short budget used to rebuild an earlier notebook's results when a notebook is opened alone.
+CATCH_UP = {
+    "01_baseline_inference": {"N_TEST": 16, "MAX_NEW_TOKENS": 96},
+    "02_completion_only_sft": {"MAX_STEPS": 16, "BATCH_SIZE": 8, "N_VAL": 8},  # its 3 peek answers are what 03 checks
+}
 
 
 def course_notebooks() -> list[Path]:
@@ -22,11 +27,17 @@ def course_notebooks() -> list[Path]:
 
 
 def execute_notebook(notebook: Path, output_dir: Path, parameters: dict | None = None) -> Path:
-    """Run one notebook top to bottom with papermill, from the notebooks folder; returns the executed copy."""
-    import papermill
+    """Run one notebook top to bottom with papermill, from the notebooks folder; returns the executed copy.
 
+    Where papermill is not installed (Colab and Kaggle, whose Jupyter stack the course leaves alone), nbclient
+    runs it, with the parameters injected after the `parameters` cell as papermill would.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / notebook.name
+    try:
+        import papermill
+    except ImportError:
+        return _execute_with_nbclient(notebook, executed, parameters or {})
     papermill.execute_notebook(
         str(notebook),
         str(executed),
@@ -37,6 +48,46 @@ def execute_notebook(notebook: Path, output_dir: Path, parameters: dict | None =
         log_output=False,
     )
     return executed
+
+
+def _execute_with_nbclient(notebook: Path, executed: Path, parameters: dict) -> Path:
+    import nbformat
+    from nbclient import NotebookClient
+
+    content = nbformat.read(notebook, as_version=4)
+    index = next(i for i, cell in enumerate(content.cells) if "parameters" in cell.metadata.get("tags", []))
+    injected = nbformat.v4.new_code_cell("\n".join(f"{name} = {value!r}" for name, value in parameters.items()))
+    injected.metadata["tags"] = ["injected-parameters"]
+    content.cells.insert(index + 1, injected)
+    try:
+        NotebookClient(content, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    finally:
+        nbformat.write(content, executed)
+    return executed
+
+
+def catch_up(run_dir: str | Path, needed: list[str]) -> list[str]:
+    """Run the earlier notebooks whose results are missing from run_dir, headless with the CATCH_UP budget.
+
+    A notebook opened alone (a fresh Colab or Kaggle runtime) calls this for what it reads from earlier
+    notebooks. Returns the notebooks it ran, in order; prints what it does and why.
+    """
+    run_dir = Path(run_dir).resolve()
+    missing = [name for name in needed if not (run_dir / f"{name}{RESULT_SUFFIX}").exists()]
+    if not missing:
+        print(f"Found the results of {', '.join(needed)} in {run_dir}.")
+        return []
+    print(f"Not found in {run_dir}: the results of {', '.join(missing)} (this notebook was opened alone).\n"
+          f"Running {' and '.join(missing)} now, headless, with a short budget: "
+          + "; ".join(f"{name[:2]}: {CATCH_UP[name]}" for name in missing)
+          + ".\nAbout 5 minutes on a laptop CPU; run those notebooks yourself for the whole lesson.", flush=True)
+    output_dir = PROJECT_ROOT / "runs" / "catch-up"
+    for name in missing:
+        started = time.perf_counter()
+        execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", output_dir,
+                         {"ADAPTERS_DIR": str(run_dir.parent), "RUN_NAME": run_dir.name, **CATCH_UP[name]})
+        print(f"  {name}: done in {time.perf_counter() - started:.0f} s (executed copy in {output_dir}).", flush=True)
+    return missing
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -160,13 +160,28 @@ def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
     return get_peft_model(model, lora_config)
 
 
+def use_one_gpu(config: SFTConfig) -> SFTConfig:
+    """Train on one GPU when several are visible to this one process (Kaggle's T4 x2 without the setup cell).
+
+    transformers then counts every visible GPU (`n_gpu`), so Trainer would wrap the model in nn.DataParallel,
+    which SFTTrainer refuses, and would multiply the batch by the GPU count. The model sits on GPU 0
+    (device_map {"": 0}); Trainer itself sets n_gpu to 1 the same way for a model placed across devices.
+    Under `accelerate launch` n_gpu is already 1 per process.
+    """
+    if config.n_gpu > 1:
+        print(f"{config.n_gpu} GPUs visible to one process: training on GPU 0 only "
+              "(a script under accelerate launch trains on all of them).")
+        config._n_gpu = 1
+    return config
+
+
 def build_sft_trainer(model, tokenizer, profile: HardwareProfile, config: SFTConfig, train_dataset, eval_dataset=None,
                       trainer_class: type[SFTTrainer] = SFTTrainer, **trainer_kwargs) -> SFTTrainer:
     """SFTTrainer (or a subclass) on prompt/completion data, with trainable weights kept fp32 where bf16 is not native."""
     ensure_4bit_trainable(model)
     trainer = trainer_class(
         model=model,
-        args=config,
+        args=use_one_gpu(config),
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,

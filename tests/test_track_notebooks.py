@@ -85,9 +85,10 @@ EXPERIMENTS_QUICK = {"MAX_STEPS": 3, "BATCH_SIZE": 4, "N_VAL_PER_TASK": 4, "N_EV
 
 @pytest.fixture(scope="module")
 def experiments_run(tmp_path_factory):
-    results_dir = tmp_path_factory.mktemp("experiments07")
-    notebook = _run("07_experiments", tmp_path_factory, {"RESULTS_DIR": str(results_dir), **EXPERIMENTS_QUICK})
-    return results_dir, notebook
+    adapters = tmp_path_factory.mktemp("adapters07")
+    notebook = _run("07_experiments", tmp_path_factory,
+                    {"ADAPTERS_DIR": str(adapters), "RUN_NAME": "experiments", **EXPERIMENTS_QUICK})
+    return adapters / "experiments", notebook
 
 
 def test_experiment_results_file_is_complete(experiments_run):

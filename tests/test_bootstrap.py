@@ -1,0 +1,271 @@
+"""The setup cell every notebook starts with, the install set for Colab and Kaggle, GPU rules, the hub probe."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from helpers import bootstrap, hub
+from helpers.bootstrap import (
+    SETUP_CELL,
+    UnsupportedGPUError,
+    check_capability,
+    install_missing,
+    missing_requirements,
+    notebook_badges,
+    prepare_runtime,
+    use_one_gpu,
+    visible_gpus,
+)
+from helpers.hardware import detect_hardware
+from helpers.models import PROJECT_ROOT
+from helpers.run_notebooks import course_notebooks, execute_notebook
+
+REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
+
+
+def _cells(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+
+
+def test_every_notebook_starts_with_the_same_setup_cell():
+    for notebook in course_notebooks():
+        code = [cell for cell in _cells(notebook) if cell["cell_type"] == "code"]
+        assert "".join(code[0]["source"]) == SETUP_CELL, f"{notebook.name}: run `python -m helpers.bootstrap sync`"
+        assert code[0]["metadata"].get("tags") == ["setup"]
+        assert "parameters" in code[1]["metadata"].get("tags", []), f"{notebook.name}: parameters right after setup"
+        assert bootstrap.COURSE_REPO in SETUP_CELL and f'"{bootstrap.COURSE_REF}"' in SETUP_CELL
+
+
+def test_every_notebook_takes_adapters_dir_and_no_other_output_folder():
+    for notebook in course_notebooks():
+        parameters = next(c for c in _cells(notebook) if "parameters" in c["metadata"].get("tags", []))
+        names = re.findall(r"^([A-Z_0-9]+) =", "".join(parameters["source"]), flags=re.M)
+        assert "ADAPTERS_DIR" in names and "RUN_NAME" in names, notebook.name
+        assert not [name for name in names if name.endswith("_DIR") and name != "ADAPTERS_DIR"], notebook.name
+
+
+def test_readme_badges_come_from_the_one_url_constant():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for notebook in course_notebooks():
+        assert notebook_badges(notebook.name) in readme, f"{notebook.name}: run `python -m helpers.bootstrap sync`"
+    badge = notebook_badges("02_completion_only_sft.ipynb")
+    path = f"{bootstrap.COURSE_REPO.removeprefix('https://github.com/')}/blob/{bootstrap.COURSE_REF}/notebooks/"
+    assert f"https://colab.research.google.com/github/{path}02_completion_only_sft.ipynb" in badge
+    assert f"https://kaggle.com/kernels/welcome?src=https://github.com/{path}02_completion_only_sft.ipynb" in badge
+
+
+def test_the_colab_install_set_holds_no_torch_and_no_jupyter_tooling():
+    names = {re.split(r"[=<>!~ \[;]", line, maxsplit=1)[0].lower()
+             for line in bootstrap._requirement_lines(REQUIREMENTS)}
+    assert {"transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate", "evaluate"} <= names
+    assert not names & {"torch", "ipykernel", "jupyterlab", "papermill", "tornado", "jupyter-client"}
+    assert missing_requirements(REQUIREMENTS) == [], "the test environment has every taught library at its pin"
+
+
+def test_missing_requirements_finds_absent_and_other_versions(tmp_path):
+    pytest_version = metadata.version("pytest")
+    file = tmp_path / "requirements.txt"
+    file.write_text(f"# comment\npytest=={pytest_version}\npytest>=1.0\ntransformers==0.0.1\n"
+                    "surely-not-installed-package==1.0  # absent\n")
+    assert missing_requirements(file) == ["transformers==0.0.1", "surely-not-installed-package==1.0"]
+    file.write_text("trl==1.16.0\ntorch==2.13.0\n")
+    with pytest.raises(ValueError, match="never installs"):
+        missing_requirements(file)
+
+
+def test_colab_installs_what_is_missing_with_torch_held(tmp_path, capsys):
+    (tmp_path / "requirements.txt").write_text("transformers==0.0.1\npytest>=1.0\n")
+    seen = {}
+
+    def fake_pip(command, check):
+        seen["command"] = command
+        constraints = Path(command[command.index("--constraint") + 1])
+        seen["constraints"] = constraints.read_text()
+
+    assert install_missing(tmp_path, "colab", run=fake_pip) == ["transformers==0.0.1"]
+    assert seen["command"][:4] == [sys.executable, "-m", "pip", "install"]
+    assert "transformers==0.0.1" in seen["command"] and not any("torch" in part for part in seen["command"][:-1])
+    assert seen["constraints"] == f"torch=={metadata.version('torch')}\n"
+    assert "never torch" in capsys.readouterr().out
+
+
+def test_a_local_kernel_is_told_what_is_missing_and_nothing_is_installed(tmp_path, capsys):
+    (tmp_path / "requirements.txt").write_text("transformers==0.0.1\n")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("nothing may be installed locally")
+
+    assert install_missing(tmp_path, "local", run=refuse) == ["transformers==0.0.1"]
+    assert "make setup" in capsys.readouterr().out
+
+
+class _FakeNvidiaSmi:
+    def __init__(self, stdout: str, returncode: int = 0):
+        self.stdout, self.returncode = stdout, returncode
+
+    def __call__(self, command, **kwargs):
+        assert command[0] == "nvidia-smi"
+        return self
+
+
+def test_two_gpus_train_on_the_first_only():
+    gpus = visible_gpus(run=_FakeNvidiaSmi("0, Tesla T4, 7.5\n1, Tesla T4, 7.5\n"))
+    assert gpus == [{"index": 0, "name": "Tesla T4", "capability": (7, 5)},
+                    {"index": 1, "name": "Tesla T4", "capability": (7, 5)}]
+    environ: dict = {}
+    assert use_one_gpu(gpus, environ) == "0" and environ == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert use_one_gpu(gpus[:1], {}) is None
+    assert use_one_gpu(gpus, {"WORLD_SIZE": "2"}) is None, "under accelerate launch every process keeps its GPU"
+    assert use_one_gpu(gpus, {"CUDA_VISIBLE_DEVICES": "1"}) is None, "a choice already made is kept"
+    assert visible_gpus(run=_FakeNvidiaSmi("", returncode=9)) == []
+
+
+def test_two_visible_gpus_build_a_trainer_for_one(tmp_path, cpu_profile, tiny_model, tiny_tokenizer):
+    """What transformers computes with two GPUs visible to one process (n_gpu 2), simulated on the CPU."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
+
+    data = Dataset.from_list([{"prompt": "Q: 1+1?\nA:", "completion": " 2" + tiny_tokenizer.eos_token}] * 4)
+    model = attach_lora(tiny_model, make_lora_config(r=4), cpu_profile)
+    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, verbose=False)
+    config._n_gpu = 2
+    with pytest.raises(ValueError, match="DataParallel"):
+        SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tiny_tokenizer)
+    config._n_gpu = 2
+    trainer = build_sft_trainer(model, tiny_tokenizer, cpu_profile, config, data)
+    assert trainer.args.n_gpu == 1
+    assert trainer.args.train_batch_size == config.per_device_train_batch_size
+
+
+def test_a_gpu_below_compute_capability_7_is_refused_in_one_sentence():
+    with pytest.raises(UnsupportedGPUError) as caught:
+        check_capability((6, 0), "Tesla P100-PCIE-16GB")
+    message = str(caught.value)
+    assert "6.0" in message and "P100" in message and "\n" not in message and message.count(". ") == 0
+    with pytest.raises(UnsupportedGPUError):
+        detect_hardware(cuda_available=True, capability=(6, 0), gpu_name="Tesla P100", gpu_memory_gb=16.0,
+                        verbose=False)
+    check_capability((7, 5))  # a T4 passes
+
+
+def test_prepare_runtime_refuses_a_p100_and_pins_one_of_two_t4s(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "requirements.txt").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(UnsupportedGPUError):
+        prepare_runtime(tmp_path, run=_FakeNvidiaSmi("0, Tesla P100-PCIE-16GB, 6.0\n"))
+    state = prepare_runtime(tmp_path, run=_FakeNvidiaSmi("0, Tesla T4, 7.5\n1, Tesla T4, 7.5\n"))
+    assert state["cuda_visible_devices"] == "0" and Path.cwd() == tmp_path / "notebooks"
+
+
+# --- The hub probe ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def probe(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub._probe.cache_clear()
+    yield monkeypatch
+    hub._probe.cache_clear()
+
+
+def test_a_refused_hub_is_reported_at_once(probe, capsys):
+    with socket.socket() as closed:  # bind, then close: nothing listens on that port
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    started = time.perf_counter()
+    assert hub.hub_offline() is True and hub.hub_offline() is True
+    assert time.perf_counter() - started < 2
+    out = capsys.readouterr().out
+    assert out.count("unreachable") == 1 and f"127.0.0.1:{port}" in out
+
+
+def test_a_silent_hub_costs_one_short_timeout(probe):
+    with socket.socket() as silent:  # accepts connections (backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.perf_counter()
+        assert hub.hub_offline(timeout_s=0.5) is True
+        assert time.perf_counter() - started < 3
+
+
+def test_a_hub_that_answers_is_reachable(probe):
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802 (http.server's naming)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotFound)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        assert hub.hub_offline() is False
+    finally:
+        thread.join(5)
+        server.server_close()
+
+
+def test_news_data_falls_back_quickly_when_the_hub_is_unreachable(probe, capsys):
+    from helpers.data import load_news_summaries
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    started = time.perf_counter()
+    dataset, source = load_news_summaries("test", limit=2)
+    assert source == "bundled-news_summaries" and len(dataset) == 2
+    assert time.perf_counter() - started < 5
+    assert "unreachable" in capsys.readouterr().out
+
+
+def test_a_hub_model_that_is_not_cached_fails_at_once_offline(probe):
+    from helpers.models import GPU_PRESET, HubUnreachableError, load_tokenizer
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    started = time.perf_counter()
+    with pytest.raises(HubUnreachableError, match="offline preset"):
+        load_tokenizer(GPU_PRESET)
+    assert time.perf_counter() - started < 5
+
+
+# --- Running a notebook where papermill is not installed (Colab, Kaggle) --------------------------
+
+
+def test_notebooks_run_with_nbclient_where_papermill_is_absent(tmp_path, monkeypatch):
+    import nbformat
+
+    notebook = tmp_path / "tiny.ipynb"
+    cells = [nbformat.v4.new_code_cell("GREETING = 'default'"),
+             nbformat.v4.new_code_cell("from pathlib import Path\nPath('out.txt').write_text(GREETING)")]
+    cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    monkeypatch.setitem(sys.modules, "papermill", None)  # import papermill now raises ImportError
+    executed = execute_notebook(notebook, tmp_path / "executed", {"GREETING": "injected"})
+    assert (tmp_path / "out.txt").read_text() == "injected"
+    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(executed, as_version=4).cells]
+    assert tags[1] == ["injected-parameters"]
