@@ -50,6 +50,13 @@ from helpers.bootstrap import prepare_runtime
 prepare_runtime(course)'''
 
 
+SETUP_NOTE = (
+    "**Setup.** The next cell is the same in every notebook. Run it first: it finds the course (on Colab or Kaggle "
+    "it clones it next to this notebook), installs the taught libraries the runtime lacks (never torch), keeps "
+    "training on one GPU and refuses one too old for current PyTorch. It prints one line per decision."
+)
+
+
 class UnsupportedGPUError(RuntimeError):
     """A GPU that current PyTorch builds and this course cannot use."""
 
@@ -231,10 +238,13 @@ def sync(project_root: Path) -> list[str]:
         if "parameters" in cells[index].get("metadata", {}).get("tags", []):
             cells.insert(index, {"cell_type": "code", "execution_count": None, "id": "setup",
                                  "metadata": {"tags": ["setup"]}, "outputs": [], "source": []})
-        cell = cells[index]
-        lines = SETUP_CELL.splitlines(keepends=True)
-        if cell["source"] != lines or cell["metadata"].get("tags") != ["setup"]:
-            cell["source"], cell["metadata"]["tags"] = lines, ["setup"]
+        if cells[index - 1].get("id") != "setup-note":
+            cells.insert(index, {"cell_type": "markdown", "id": "setup-note", "metadata": {}, "source": []})
+            index += 1
+        before = json.dumps(cells)
+        cells[index - 1]["source"] = SETUP_NOTE.splitlines(keepends=True)
+        cells[index]["source"], cells[index]["metadata"]["tags"] = SETUP_CELL.splitlines(keepends=True), ["setup"]
+        if json.dumps(cells) != before:
             path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             changed.append(str(path))
     readme = project_root / "README.md"

@@ -16,6 +16,7 @@ import pytest
 from helpers import bootstrap, hub
 from helpers.bootstrap import (
     SETUP_CELL,
+    SETUP_NOTE,
     UnsupportedGPUError,
     check_capability,
     install_missing,
@@ -38,8 +39,11 @@ def _cells(notebook: Path) -> list[dict]:
 
 def test_every_notebook_starts_with_the_same_setup_cell():
     for notebook in course_notebooks():
-        code = [cell for cell in _cells(notebook) if cell["cell_type"] == "code"]
+        cells = _cells(notebook)
+        code = [cell for cell in cells if cell["cell_type"] == "code"]
         assert "".join(code[0]["source"]) == SETUP_CELL, f"{notebook.name}: run `python -m helpers.bootstrap sync`"
+        note = cells[cells.index(code[0]) - 1]
+        assert note["cell_type"] == "markdown" and "".join(note["source"]) == SETUP_NOTE, notebook.name
         assert code[0]["metadata"].get("tags") == ["setup"]
         assert "parameters" in code[1]["metadata"].get("tags", []), f"{notebook.name}: parameters right after setup"
         assert bootstrap.COURSE_REPO in SETUP_CELL and f'"{bootstrap.COURSE_REF}"' in SETUP_CELL
