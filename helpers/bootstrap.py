@@ -82,9 +82,8 @@ def _requirement_lines(requirements: Path) -> list[str]:
 def _satisfied(requirement: str) -> bool:
     match = re.match(r"^([A-Za-z0-9_.\-]+)\s*(==|>=)?\s*([^\s;]*)", requirement)
     name, operator, wanted = match.group(1), match.group(2), match.group(3)
-    try:
-        installed = metadata.version(name)
-    except metadata.PackageNotFoundError:
+    installed = installed_version(name)
+    if installed is None:
         return False
     if operator == "==":
         return installed == wanted
@@ -122,7 +121,7 @@ def install_missing(course: Path, platform: str, run=subprocess.run) -> list[str
     print(f"Installing what this {platform} runtime lacks (never torch or Jupyter): {', '.join(missing)}")
     with tempfile.TemporaryDirectory() as folder:
         constraints = Path(folder) / "constraints.txt"
-        torch_version = _installed("torch")
+        torch_version = installed_version("torch")
         constraints.write_text(f"torch=={torch_version}\n" if torch_version else "", encoding="utf-8")
         run(install_command(missing, constraints), check=True)
     already = [name for name in ("transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate")
@@ -132,7 +131,8 @@ def install_missing(course: Path, platform: str, run=subprocess.run) -> list[str
     return missing
 
 
-def _installed(name: str) -> str | None:
+def installed_version(name: str) -> str | None:
+    """The installed version of a distribution, or None."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from importlib import metadata
 from pathlib import Path
 
+from helpers.bootstrap import installed_version
 from helpers.hardware import HardwareProfile
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
@@ -20,14 +20,6 @@ def pinned_versions(requirements: Path = REQUIREMENTS) -> dict[str, str]:
         if match:
             pins[match.group(1).lower()] = match.group(2)
     return pins
-
-
-def installed_version(name: str) -> str | None:
-    """The installed version of a distribution, or None."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:

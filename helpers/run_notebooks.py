@@ -80,7 +80,7 @@ def catch_up(run_dir: str | Path, needed: list[str]) -> list[str]:
     print(f"Not found in {run_dir}: the results of {', '.join(missing)} (this notebook was opened alone).\n"
           f"Running {' and '.join(missing)} now, headless, with a short budget: "
           + "; ".join(f"{name[:2]}: {CATCH_UP[name]}" for name in missing)
-          + ".\nAbout 5 minutes on a laptop CPU; run those notebooks yourself for the whole lesson.", flush=True)
+          + ".\nA few minutes on a laptop CPU (02 took 2.4 min on 2 cores); run them yourself for the whole lesson.", flush=True)
     output_dir = PROJECT_ROOT / "runs" / "catch-up"
     for name in missing:
         started = time.perf_counter()
