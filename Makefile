@@ -49,6 +49,7 @@ lint: setup
 
 benchmark: setup
 	$(BIN)/python -m benchmarks.precision_speed
+	$(BIN)/python -m benchmarks.train_speed
 
 clean:
 	rm -rf runs .pytest_cache

@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 from trl import SFTConfig
 
 from helpers.data import load_bundled
-from helpers.hardware import detect_hardware
+from helpers.hardware import cpu_bf16_support, detect_hardware
 from helpers.models import OFFLINE_PRESET, load_model_and_tokenizer
 from helpers.templates import to_prompt_completion
 from helpers.training import attach_lora, build_sft_trainer, make_lora_config, sft_settings
@@ -75,6 +75,7 @@ def main() -> None:
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "device": profile.device,
+        "cpu_native_bf16": cpu_bf16_support() if profile.device == "cpu" else None,
         "batch_size": args.batch_size,
         "timed_steps": args.steps,
         "course_seconds_per_step": round(course_s, 2),
@@ -82,7 +83,12 @@ def main() -> None:
         "ratio": round(default_s / course_s, 1),
     }
     print(json.dumps(result, indent=2))
-    print(f"TRL's default precision is {default_s / course_s:.1f}x slower per step than the course config here.")
+    if profile.device == "cpu":
+        feature = cpu_bf16_support()
+        print(f"This CPU {'has native bf16 (' + feature + ')' if feature else 'has no native bf16 (it is emulated)'}.")
+    faster, slower = ("TRL's default precision", "the course config") if default_s < course_s else (
+        "The course config", "TRL's default precision")
+    print(f"{faster} is {max(default_s, course_s) / min(default_s, course_s):.2f}x faster per step than {slower} here.")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ COURSE_REF = "main"
 NEVER_INSTALL = ("torch", "torchvision", "torchaudio", "ipykernel", "jupyterlab", "notebook", "jupyter-client",
                  "jupyter-server", "tornado", "papermill")
 MIN_CAPABILITY = (7, 0)
+DRIVE = Path("/content/drive")  # where Colab mounts Google Drive
 
 SETUP_CELL = f'''\
 # Setup: the same cell in every notebook (written by `python -m helpers.bootstrap sync`; change it there).
@@ -201,10 +202,10 @@ def prepare_runtime(course: Path | str, *, run=subprocess.run) -> dict:
 def adapters_dir(path: str | Path) -> Path:
     """The ADAPTERS_DIR parameter as a folder, mounting Google Drive first when it points there on Colab."""
     path = Path(path)
-    if str(path).startswith("/content/drive") and detect_platform() == "colab" and not Path("/content/drive").is_dir():
+    if path.is_relative_to(DRIVE) and detect_platform() == "colab" and not (DRIVE / "MyDrive").is_dir():
         from google.colab import drive  # type: ignore[import-not-found]
 
-        drive.mount("/content/drive")
+        drive.mount(str(DRIVE))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -38,6 +38,17 @@ class HardwareProfile:
         return asdict(self)
 
 
+def cpu_bf16_support() -> str | None:
+    """The native bf16 feature of this CPU as torch reports it ("AMX" or "AVX512-BF16"), or None (bf16 is emulated)."""
+    cpu = getattr(torch, "cpu", None)
+    mkldnn_bf16 = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()
+    if mkldnn_bf16 and getattr(cpu, "_is_amx_tile_supported", lambda: False)():
+        return "AMX"
+    if mkldnn_bf16 and getattr(cpu, "_is_avx512_bf16_supported", lambda: False)():
+        return "AVX512-BF16"
+    return None
+
+
 def _batch_size_for(device: str, gpu_memory_gb: float | None) -> int:
     if device == "cpu":
         return 4

@@ -175,6 +175,26 @@ def test_prepare_runtime_refuses_a_p100_and_pins_one_of_two_t4s(tmp_path, monkey
     assert state["cuda_visible_devices"] == "0" and Path.cwd() == tmp_path / "notebooks"
 
 
+def test_a_drive_folder_on_colab_mounts_drive_first(tmp_path, monkeypatch):
+    import types
+
+    mounted = []
+    drive = types.SimpleNamespace(mount=lambda where: (mounted.append(where), (Path(where) / "MyDrive").mkdir()))
+    colab = types.ModuleType("google.colab")
+    colab.drive = drive
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(bootstrap, "DRIVE", tmp_path / "drive")
+    (tmp_path / "drive").mkdir()
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "simulated")
+    folder = bootstrap.adapters_dir(tmp_path / "drive" / "MyDrive" / "qlora-course" / "adapters")
+    assert mounted == [str(tmp_path / "drive")] and folder.is_dir()
+    bootstrap.adapters_dir(tmp_path / "drive" / "MyDrive" / "other")
+    assert len(mounted) == 1, "mounted once"
+    monkeypatch.delenv("COLAB_RELEASE_TAG")
+    monkeypatch.delitem(sys.modules, "google.colab")
+    assert bootstrap.adapters_dir(tmp_path / "local").is_dir() and len(mounted) == 1
+
+
 # --- The hub probe ------------------------------------------------------------------------------
 
 
