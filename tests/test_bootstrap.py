@@ -198,6 +198,13 @@ def test_a_drive_folder_on_colab_mounts_drive_first(tmp_path, monkeypatch):
 # --- The hub probe ------------------------------------------------------------------------------
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on: bound, then closed."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        return closed.getsockname()[1]
+
+
 @pytest.fixture
 def probe(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -207,9 +214,7 @@ def probe(monkeypatch):
 
 
 def test_a_refused_hub_is_reported_at_once(probe, capsys):
-    with socket.socket() as closed:  # bind, then close: nothing listens on that port
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = _closed_port()
     probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     started = time.perf_counter()
     assert hub.hub_offline() is True and hub.hub_offline() is True
@@ -253,9 +258,7 @@ def test_a_hub_that_answers_is_reachable(probe):
 def test_news_data_falls_back_quickly_when_the_hub_is_unreachable(probe, capsys):
     from helpers.data import load_news_summaries
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = _closed_port()
     probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     started = time.perf_counter()
     dataset, source = load_news_summaries("test", limit=2)
@@ -267,9 +270,7 @@ def test_news_data_falls_back_quickly_when_the_hub_is_unreachable(probe, capsys)
 def test_a_hub_model_that_is_not_cached_fails_at_once_offline(probe):
     from helpers.models import GPU_PRESET, HubUnreachableError, load_tokenizer
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = _closed_port()
     probe.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     started = time.perf_counter()
     with pytest.raises(HubUnreachableError, match="offline preset"):
