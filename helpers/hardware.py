@@ -25,13 +25,19 @@ class HardwareProfile:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        """The torch dtype of the training precision (also the dtype full-precision weights load in)."""
+        """The dtype weights load in: the training precision on a GPU; fp32 on a CPU, where bf16 runs as autocast.
+
+        On a CPU the memory is there and fp32 weights keep merges and adapter-vs-merged checks exact; autocast
+        still runs the matmuls in bf16 where the CPU has it natively.
+        """
+        if self.device == "cpu":
+            return torch.float32
         return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
 
     @property
     def keep_trainable_fp32(self) -> bool:
         """True where TRL's bf16 cast of adapter weights must be undone (fp16 GPUs and CPUs)."""
-        return self.precision != "bf16"
+        return self.device == "cpu" or self.precision == "fp16"
 
     def as_dict(self) -> dict:
         """A JSON-ready copy for results files."""
@@ -64,12 +70,14 @@ def detect_hardware(
     capability: tuple[int, int] | None = None,
     gpu_name: str | None = None,
     gpu_memory_gb: float | None = None,
+    cpu_bf16: str | None = "detect",
     verbose: bool = True,
 ) -> HardwareProfile:
     """Inspect the machine (or the simulated one passed in) and decide precision, 4-bit and batch size.
 
     `load_in_4bit=None` means: 4-bit NF4 on CUDA, full precision on CPU; True or False forces it.
-    The keyword arguments after `*` simulate hardware, for tests and for planning a GPU run on a laptop.
+    The keyword arguments after `*` simulate hardware, for tests and for planning a GPU run on a laptop;
+    `cpu_bf16` is the CPU's native bf16 feature ("AMX", "AVX512-BF16" or None), "detect" asks torch.
     """
     if cuda_available is None:
         cuda_available = torch.cuda.is_available()
@@ -94,8 +102,13 @@ def detect_hardware(
         device = "cuda"
     else:
         device, capability, gpu_name, gpu_memory_gb = "cpu", None, None, None
-        precision = "fp32"
-        why = "no CUDA GPU: fp32 (bf16 is emulated on most CPUs and trains about 12x slower)"
+        feature = cpu_bf16_support() if cpu_bf16 == "detect" else cpu_bf16
+        if feature:
+            precision = "bf16"
+            why = f"no CUDA GPU; this CPU has native bf16 ({feature}): bf16 autocast over fp32 weights"
+        else:
+            precision = "fp32"
+            why = "no CUDA GPU and no native bf16 on this CPU (no AMX or AVX512-BF16): fp32 (emulated bf16 trains ~12x slower)"
 
     quantize = (device == "cuda") if load_in_4bit is None else bool(load_in_4bit)
     quant_why = "4-bit NF4 base" if quantize else "full-precision base"

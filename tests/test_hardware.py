@@ -10,9 +10,9 @@ from helpers.models import TINY_PRESET, load_model_and_tokenizer
 from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config, sft_settings
 
 
-def simulate(capability=None, memory=15.0, load_in_4bit=None):
+def simulate(capability=None, memory=15.0, load_in_4bit=None, cpu_bf16=None):
     if capability is None:
-        return detect_hardware(load_in_4bit, cuda_available=False, verbose=False)
+        return detect_hardware(load_in_4bit, cuda_available=False, cpu_bf16=cpu_bf16, verbose=False)
     return detect_hardware(load_in_4bit, cuda_available=True, capability=capability, gpu_name="sim",
                            gpu_memory_gb=memory, verbose=False)
 
@@ -22,7 +22,33 @@ def test_cpu_trains_fp32_on_a_full_precision_base():
     assert (profile.device, profile.precision, profile.load_in_4bit) == ("cpu", "fp32", False)
     assert profile.torch_dtype == torch.float32
     assert not profile.gradient_checkpointing
-    assert "fp32" in profile.reason
+    assert "fp32" in profile.reason and "no native bf16" in profile.reason
+
+
+def test_a_cpu_with_native_bf16_trains_in_bf16_autocast_over_fp32_weights(tmp_path):
+    for feature in ("AMX", "AVX512-BF16"):
+        profile = simulate(cpu_bf16=feature)
+        assert (profile.device, profile.precision, profile.load_in_4bit) == ("cpu", "bf16", False)
+        assert feature in profile.reason
+        assert profile.torch_dtype == torch.float32, "weights stay fp32 on a CPU: merges stay exact"
+        assert profile.keep_trainable_fp32, "LoRA weights and AdamW state stay fp32"
+        config = make_sft_config(profile, str(tmp_path), max_steps=1, verbose=False)
+        assert config.bf16 is True and config.fp16 is False and config.use_cpu is True
+
+
+def test_the_cpu_feature_is_what_torch_reports(monkeypatch):
+    from helpers import hardware
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert hardware.cpu_bf16_support() == "AVX512-BF16"
+    assert detect_hardware(cuda_available=False, verbose=False).precision == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert hardware.cpu_bf16_support() == "AMX"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    assert hardware.cpu_bf16_support() is None
+    assert detect_hardware(cuda_available=False, verbose=False).precision == "fp32"
 
 
 def test_cpu_can_force_4bit():
