@@ -1,5 +1,6 @@
 # One-command setup, run and test. Works on a fresh Linux machine with Python 3.11+.
 #   make run   : set up, then execute the notebooks headless and print the results table
+#                (make run FAST=1: notebooks 00-04 only, on a short workshop budget)
 #   make test  : set up, then run the whole test suite
 #   make lab   : set up, then open JupyterLab on the notebooks
 # TORCH is what pip is asked for when torch is not importable yet (Colab and Kaggle already have it).
@@ -34,7 +35,7 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requireme
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/python -m helpers.run_notebooks
+	$(BIN)/python -m helpers.run_notebooks $(if $(FAST),--fast)
 
 # pytest exits 5 when it collects no test: that is a failure here, not a pass.
 test: setup

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 
 import torch
@@ -52,9 +53,9 @@ def matmul_gflops(dtype: torch.dtype, size: int = 1024, repeats: int = 20) -> fl
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def tokens_per_second(label: str, data, profile, steps: int, *, dropout: float = 0.05, batch_size: int = 4,
-                      **config_overrides) -> float:
-    """Non-padding tokens per second over the timed steps (warm-up step excluded) of one variant."""
+def tokens_per_second(label: str, data, profile, steps: int, *, dropout: float = 0.0, batch_size: int = 4,
+                      **config_overrides) -> dict:
+    """Tokens/s over the steady steps of one variant (no warm-up, no recompilation) and its one-off seconds."""
     model, tokenizer = load_model_and_tokenizer(OFFLINE_PRESET, profile, verbose=False)
     torch.manual_seed(0)
     model = attach_lora(model, make_lora_config(r=16, dropout=dropout), profile)
@@ -63,17 +64,23 @@ def tokens_per_second(label: str, data, profile, steps: int, *, dropout: float =
                              verbose=False, **config_overrides)
     timer = TokenTimer()
     build_sft_trainer(model, tokenizer, profile, config, data, callbacks=[timer]).train()
-    timed = timer.steps[1:]
-    tokens = timer.steps[-1][1] - timer.steps[0][1]
-    rate = tokens / sum(seconds for seconds, _ in timed)
-    print(f"{label:<44} {rate:7.1f} tokens/s  (steps: {', '.join(f'{s:.1f}' for s, _ in timer.steps)} s)", flush=True)
-    return rate
+    seconds = [s for s, _ in timer.steps]
+    tokens = [after - before for (_, before), (_, after) in zip([(0.0, 0), *timer.steps], timer.steps)]
+    steady = statistics.median(seconds[1:])
+    # Steady steps: not the warm-up, not a recompilation (torch.compile compiles again for a new sequence length).
+    kept = [i for i in range(1, len(seconds)) if seconds[i] < 3 * steady]
+    rate = sum(tokens[i] for i in kept) / sum(seconds[i] for i in kept)
+    # One-off costs (the first step's set-up; for torch.compile, every compilation) beyond steady steps.
+    one_off = sum(max(0.0, s - steady) for s in seconds)
+    print(f"{label:<44} {rate:7.1f} tokens/s  (steps: {', '.join(f'{s:.1f}' for s in seconds)} s)", flush=True)
+    return {"tokens_per_second": rate, "seconds_per_step": steady, "one_off_seconds": one_off}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant (plus one warm-up)")
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile (about 90 s to compile)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile (about 7 minutes of compiling on a 2-core CPU)")
     args = parser.parse_args()
 
     profile = detect_hardware()
@@ -86,30 +93,44 @@ def main() -> None:
     feature = cpu_bf16_support() if profile.device == "cpu" else None
     bound = fp32_gflops * 1e9 / (4 * parameters)
     print(f"Matmul rate fp32: {fp32_gflops:.0f} GFLOP/s; {parameters / 1e6:.1f}M parameters; "
-          f"bound {bound:.0f} tokens/s at 4 FLOP per parameter per token.")
+          f"bound {bound:.0f} tokens/s at 4 FLOP per parameter per token (fp32).")
 
-    variants = {
-        "course settings (dropout 0.05, batch 4)": {},
-        "LoRA dropout 0": {"dropout": 0.0},
-        "batch 8": {"batch_size": 8},
-        "packing (TRL bfd)": {"packing": True},
-    }
-    if profile.device == "cpu" and feature:
-        variants[f"bf16 autocast ({feature})"] = {"bf16": True}
-        variants[f"bf16 autocast ({feature}), dropout 0"] = {"bf16": True, "dropout": 0.0}
+    course = f"course defaults ({profile.precision}, dropout 0, batch 4)"
+    variants = {course: {}}
+    if profile.device == "cpu" and profile.precision == "bf16":
+        variants["fp32 (the rule without native bf16)"] = {"bf16": False}
+    variants["LoRA dropout 0.05 (the earlier default)"] = {"dropout": 0.05}
+    if profile.device == "cpu" and profile.precision == "bf16":
+        variants["fp32, dropout 0.05 (the earlier defaults)"] = {"bf16": False, "dropout": 0.05}
+    variants["batch 8"] = {"batch_size": 8}
+    variants["packing (TRL bfd)"] = {"packing": True}
     if args.compile:
-        variants["torch.compile, dropout 0"] = {"dropout": 0.0, "torch_compile": True}
-    rates = {label: tokens_per_second(label, data, profile, args.steps, **options)
-             for label, options in variants.items()}
-    course = rates["course settings (dropout 0.05, batch 4)"]
+        variants["torch.compile"] = {"torch_compile": True}
+    measured = {label: tokens_per_second(label, data, profile, args.steps, **options)
+                for label, options in variants.items()}
+    base = measured[course]
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "cpu_native_bf16": feature,
+        "profile_precision": profile.precision,
         "fp32_matmul_gflops": round(fp32_gflops, 1),
         "bound_tokens_per_second": round(bound, 1),
-        "variants": {label: {"tokens_per_second": round(rate, 1), "vs_course": round(rate / course, 2),
-                             "share_of_bound": round(rate / bound, 2)} for label, rate in rates.items()},
+        "variants": {label: {"tokens_per_second": round(m["tokens_per_second"], 1),
+                             "vs_course": round(m["tokens_per_second"] / base["tokens_per_second"], 2),
+                             "share_of_bound": round(m["tokens_per_second"] / bound, 2)}
+                     for label, m in measured.items()},
     }
+    if args.compile:
+        compiled = measured["torch.compile"]
+        saved = base["seconds_per_step"] - compiled["seconds_per_step"]
+        compile_seconds = compiled["one_off_seconds"] - base["one_off_seconds"]
+        result["compile"] = {"compile_seconds": round(compile_seconds, 1), "seconds_saved_per_step": round(saved, 2),
+                             "break_even_steps": round(compile_seconds / saved) if saved > 0 else None}
+        if saved > 0:
+            print(f"torch.compile: {compile_seconds:.0f} s to compile, {saved:.2f} s saved per step: pays off after "
+                  f"{compile_seconds / saved:.0f} steps of batch 4 here.")
+        else:
+            print(f"torch.compile: {compile_seconds:.0f} s to compile and no step got faster: it never pays off here.")
     print(json.dumps(result, indent=2))
 
 

@@ -261,6 +261,10 @@ class RunSettings:
     seed: int = 42
 
 
+# The validation loss of each untrained base, shared by the runs of one process (see run_experiment).
+_EVAL_BEFORE: dict[tuple, float] = {}
+
+
 def run_experiment(
     experiment: str,
     name: str,
@@ -344,7 +348,12 @@ def run_experiment(
                      "boundary_window": boundary_window}
         trainer = build_sft_trainer(model, tokenizer, profile, config, train, val, **extra)
         trainer.remove_callback(PrinterCallback)  # one summary line per run instead of every log dict
-        eval_before = trainer.evaluate()["eval_loss"]
+        # Before training every LoRA run of a grid is its base model (lora_B starts at zero): measure once per base.
+        base_key = (preset, method == "qlora", str(next(model.parameters()).dtype), profile.precision,
+                    settings.n_val_per_task, settings.max_length, settings.batch_size)
+        if base_key not in _EVAL_BEFORE:
+            _EVAL_BEFORE[base_key] = trainer.evaluate()["eval_loss"]
+        eval_before = _EVAL_BEFORE[base_key]
         train_started = time.perf_counter()
         if steps:
             trainer.train()

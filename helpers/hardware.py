@@ -22,6 +22,7 @@ class HardwareProfile:
     gradient_checkpointing: bool
     batch_size: int
     reason: str
+    torch_compile: bool = False  # opt-in: TRL/Trainer compiles the model (see detect_hardware's `compile`)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -55,6 +56,12 @@ def cpu_bf16_support() -> str | None:
     return None
 
 
+# Measured by `python -m benchmarks.train_speed --compile` (see README, "Performance").
+COMPILE_NOTE = ("It pays off only for long runs with steady shapes: on a 2-core CPU (bf16, batch 4) compiling took "
+                "about 430 s (once, then again for varying sequence lengths) and saved about 0.25 s of 1.9 s per "
+                "step, so it breaks even after about 1,700 steps; every run in this course is shorter.")
+
+
 def _batch_size_for(device: str, gpu_memory_gb: float | None) -> int:
     if device == "cpu":
         return 4
@@ -71,6 +78,7 @@ def detect_hardware(
     gpu_name: str | None = None,
     gpu_memory_gb: float | None = None,
     cpu_bf16: str | None = "detect",
+    compile: bool = False,
     verbose: bool = True,
 ) -> HardwareProfile:
     """Inspect the machine (or the simulated one passed in) and decide precision, 4-bit and batch size.
@@ -78,6 +86,8 @@ def detect_hardware(
     `load_in_4bit=None` means: 4-bit NF4 on CUDA, full precision on CPU; True or False forces it.
     The keyword arguments after `*` simulate hardware, for tests and for planning a GPU run on a laptop;
     `cpu_bf16` is the CPU's native bf16 feature ("AMX", "AVX512-BF16" or None), "detect" asks torch.
+    `compile=True` turns on torch.compile for training (SFTConfig's torch_compile). It costs a one-off
+    compilation before the first step and saves a little on every step after it: see COMPILE_NOTE.
     """
     if cuda_available is None:
         cuda_available = torch.cuda.is_available()
@@ -123,11 +133,14 @@ def detect_hardware(
         load_in_4bit=quantize,
         gradient_checkpointing=device == "cuda",
         batch_size=_batch_size_for(device, gpu_memory_gb),
-        reason=f"{why}; {quant_why}",
+        reason=f"{why}; {quant_why}" + ("; torch.compile on (opt-in)" if compile else ""),
+        torch_compile=bool(compile),
     )
     if verbose:
         where = gpu_name or "CPU"
         print(f"Hardware: {where} -> {precision}, {quant_why}, batch {profile.batch_size}. Why: {why}.")
+        if compile:
+            print(f"torch.compile is on. {COMPILE_NOTE}")
     return profile
 
 

@@ -19,6 +19,14 @@ CATCH_UP = {
     "01_baseline_inference": {"N_TEST": 16, "MAX_NEW_TOKENS": 96},
     "02_completion_only_sft": {"MAX_STEPS": 16, "BATCH_SIZE": 8, "N_VAL": 8},  # its 3 peek answers are what 03 checks
 }
+# `make run FAST=1`: notebooks 00-04 only, on the workshop budget (the catch-up budget; 04 reuses 01's requests).
+FAST = {
+    "00_setup": {},
+    "01_baseline_inference": CATCH_UP["01_baseline_inference"],
+    "02_completion_only_sft": CATCH_UP["02_completion_only_sft"],
+    "03_adapter_saving": {},
+    "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96},
+}
 
 
 def course_notebooks() -> list[Path]:
@@ -95,15 +103,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, such as 00 02")
     parser.add_argument("--output", default=str(PROJECT_ROOT / "runs" / "executed"))
     parser.add_argument("--adapters", default=str(PROJECT_ROOT / "adapters"))
+    parser.add_argument("--fast", action="store_true",
+                        help="the workshop path: 00-04 only, with a short budget (see FAST)")
     args = parser.parse_args(argv)
     output_dir = Path(args.output)
     timings = []
     for notebook in course_notebooks():
         if args.only and not any(notebook.name.startswith(prefix) for prefix in args.only):
             continue
-        print(f"Running {notebook.name} ...", flush=True)
+        if args.fast and notebook.stem not in FAST:
+            continue
+        budget = FAST[notebook.stem] if args.fast else {}
+        print(f"Running {notebook.name} {budget or ''}...", flush=True)
         started = time.perf_counter()
-        execute_notebook(notebook, output_dir, {"ADAPTERS_DIR": args.adapters})
+        execute_notebook(notebook, output_dir, {"ADAPTERS_DIR": args.adapters, **budget})
         seconds = time.perf_counter() - started
         timings.append((notebook.name, seconds))
         print(f"  done in {seconds / 60:.1f} min", flush=True)

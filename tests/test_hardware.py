@@ -143,3 +143,17 @@ def test_bf16_hardware_keeps_trl_bf16_adapters(tmp_path, cpu_profile):
     ampere = simulate(capability=(8, 0))
     trainer = build_sft_trainer(model, tokenizer, ampere, config, data)
     assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.bfloat16}
+
+
+def test_compile_is_opt_in_and_reaches_the_sft_config(tmp_path, capsys):
+    assert simulate().torch_compile is False
+    assert make_sft_config(simulate(), str(tmp_path), max_steps=1, verbose=False).torch_compile is False
+    profile = detect_hardware(cuda_available=False, cpu_bf16=None, compile=True)
+    assert profile.torch_compile is True and "torch.compile on" in profile.reason
+    assert "breaks even after about" in capsys.readouterr().out, "the switch states its break-even"
+    assert make_sft_config(profile, str(tmp_path), max_steps=1, verbose=False).torch_compile is True
+
+
+def test_lora_dropout_defaults_to_zero():
+    assert make_lora_config().lora_dropout == 0.0
+    assert make_lora_config(dropout=0.1).lora_dropout == 0.1
