@@ -51,6 +51,7 @@ lint: setup
 benchmark: setup
 	$(BIN)/python -m benchmarks.precision_speed
 	$(BIN)/python -m benchmarks.train_speed
+	$(BIN)/python -m benchmarks.batched_generation
 
 clean:
 	rm -rf runs .pytest_cache

@@ -40,16 +40,47 @@ def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
 # Minutes per notebook with each notebook's default parameters. CPU: from step and generation times
 # measured on a 2-core machine (see README). GPU: estimates for a T4 until measured, marked as such.
 EXPECTED_MINUTES = {
-    "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 10, "03_adapter_saving": 1,
-            "04_merged_vs_adapter_inference": 2, "05_summarization": 10, "06_instruction_tuning": 5,
-            "07_experiments": 17},
+    "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 3, "03_adapter_saving": 1,
+            "04_merged_vs_adapter_inference": 2, "05_summarization": 4, "06_instruction_tuning": 3,
+            "07_experiments": 9},
     "cuda": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 4, "03_adapter_saving": 1,
-             "04_merged_vs_adapter_inference": 2, "05_summarization": 6, "06_instruction_tuning": 4,
+             "04_merged_vs_adapter_inference": 2, "05_summarization": 4, "06_instruction_tuning": 4,
              "07_experiments": 10},
 }
+
+
+# When and where the CPU column was measured (`make run` on a fresh clone).
+MEASURED_ON = "2026-11-25, 2-core AMD EPYC with AVX512-BF16"
+
+
+def time_line(notebook: str) -> str:
+    """The sentence under each notebook's title that says how long it takes (written there from this table)."""
+    cpu, gpu = EXPECTED_MINUTES["cpu"][notebook], EXPECTED_MINUTES["cuda"][notebook]
+    return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU (measured by `make run`, "
+            f"{MEASURED_ON}; about 1.3x longer on a CPU without native bf16); about {gpu} min on a T4 "
+            "(estimate, not yet measured).*")
 
 
 def expected_minutes(profile: HardwareProfile) -> dict[str, str]:
     """Notebook -> expected wall time as text, labelled measured (CPU) or estimate (GPU)."""
     label = "measured on a 2-core CPU" if profile.device == "cpu" else "estimate for a T4, not yet measured"
     return {name: f"~{minutes} min ({label})" for name, minutes in EXPECTED_MINUTES[profile.device].items()}
+
+
+def write_time_lines(notebook_dir: Path = REQUIREMENTS.parent / "notebooks") -> None:
+    """Put (or replace) the time line under the title of every numbered notebook, from EXPECTED_MINUTES."""
+    import json
+
+    for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
+        content = json.loads(path.read_text(encoding="utf-8"))
+        cell = content["cells"][0]
+        text = re.sub(r"\n\n\*Time with the defaults:[^\n]*\*", "", "".join(cell["source"]))
+        title, _, rest = text.partition("\n")
+        text = f"{title}\n\n{time_line(path.stem)}\n{rest}"
+        lines = text.split("\n")
+        cell["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+        path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m helpers.environment: rewrite the notebooks' time lines
+    write_time_lines()

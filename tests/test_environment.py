@@ -39,3 +39,13 @@ def test_every_notebook_has_an_expected_time():
     names = {notebook.stem for notebook in course_notebooks()}
     for device, minutes in environment.EXPECTED_MINUTES.items():
         assert set(minutes) == names, device
+
+
+def test_every_notebook_states_its_time_from_the_table():
+    import nbformat
+
+    from helpers.run_notebooks import course_notebooks
+
+    for notebook in course_notebooks():
+        title = nbformat.read(notebook, as_version=4).cells[0].source
+        assert environment.time_line(notebook.stem) in title, f"{notebook.name}: run python -m helpers.environment"
