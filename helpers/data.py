@@ -19,10 +19,11 @@ class Schema:
     target: str
     optional: tuple[str, ...] = ()
     allowed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, permitted values) pairs
+    checks: tuple[str, ...] = ()  # fields that hold a non-empty list of Python expressions (executable checks)
 
 
 SCHEMAS: dict[str, Schema] = {
-    "python_style": Schema(("instruction", "output"), "output", ("family",)),
+    "python_style": Schema(("instruction", "output"), "output", ("family",), checks=("checks",)),
     "instructions": Schema(("instruction", "input", "output"), "output", ("task",)),
     "news_summaries": Schema(("article", "summary"), "summary", ("id", "topic")),
     "sentiment_reviews": Schema(("sentence", "label"), "label", allowed=(("label", ("positive", "negative")),)),
@@ -50,6 +51,18 @@ def validate_record(record: object, schema: Schema) -> list[str]:
     target = record.get(schema.target)
     if isinstance(target, str) and not target.strip():
         problems.append(f"field '{schema.target}' is empty")
+    for field in schema.checks:
+        value = record.get(field)
+        if value is None:
+            problems.append(f"field '{field}' is missing")
+        elif not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+            problems.append(f"field '{field}' must be a non-empty list of strings (Python expressions)")
+        else:
+            for number, expression in enumerate(value, start=1):
+                try:
+                    compile(expression, field, "eval")  # compiled only, never run here
+                except SyntaxError as error:
+                    problems.append(f"field '{field}' item {number} is not a Python expression ({error.msg})")
     for field, permitted in schema.allowed:
         value = record.get(field)
         if isinstance(value, str) and value not in permitted:

@@ -169,3 +169,21 @@ def test_news_loader_falls_back_to_the_bundled_set_and_says_so(monkeypatch, caps
 def test_news_loader_rejects_unknown_sources():
     with pytest.raises(ValueError, match="source"):
         load_news_summaries("test", source="somewhere")
+
+
+def test_python_style_checks_are_validated_naming_file_line_and_field(tmp_path):
+    import json
+
+    from helpers.data import SCHEMAS, DataValidationError, load_jsonl
+
+    good = {"instruction": "Write f.", "output": "```python\ndef f() -> int:\n    return 1\n```", "checks": ["f() == 1"]}
+    lines = [good, {**good, "checks": []}, {**good, "checks": ["f( == 1"]}, {k: v for k, v in good.items() if k != "checks"}]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    with pytest.raises(DataValidationError) as caught:
+        load_jsonl(path, SCHEMAS["python_style"])
+    message = str(caught.value)
+    assert f"{path}:2" in message and "non-empty list" in message
+    assert f"{path}:3" in message and "item 1 is not a Python expression" in message
+    assert f"{path}:4" in message and "field 'checks' is missing" in message
+    assert f"{path}:1" not in message

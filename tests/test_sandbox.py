@@ -74,3 +74,45 @@ def test_the_notebook_process_never_runs_the_code():
 
     assert run_answer("import builtins\nbuiltins.RAN_HERE = True\n" + GOOD, CHECKS).outcome == "pass"
     assert not hasattr(builtins, "RAN_HERE")
+
+
+def test_every_python_style_reference_answer_passes_its_own_checks():
+    from helpers.correctness import pass_rate
+    from helpers.data import load_bundled
+
+    for split in ("train", "validation", "test"):
+        records = list(load_bundled("python_style", split))
+        result = pass_rate([record["output"] for record in records], records)
+        failing = [(r["family"], d) for r, o, d in zip(records, result["outcomes"], result["details"]) if o != "pass"]
+        assert not failing, f"{split}: {failing[:3]}"
+        assert all(len(record["checks"]) >= 1 for record in records)
+
+
+def test_a_wrong_but_well_styled_answer_fails_its_checks():
+    from helpers.correctness import pass_rate
+    from helpers.data import load_bundled
+
+    record = next(r for r in load_bundled("python_style", "train") if r["family"] == "dedupe")
+    wrong = ('```python\ndef remove_duplicates(items: list) -> list:\n    """Return items without duplicates."""\n'
+             '    return [item for item in items if item]\n```')
+    result = pass_rate([wrong, record["output"]], [record, record])
+    assert result["outcomes"] == ["fail", "pass"] and result["passed"] == 1 and result["n"] == 2
+
+
+def test_code_is_taken_from_the_first_fenced_block():
+    from helpers.correctness import extract_code
+
+    assert extract_code("Here you go:\n```python\nx = 1\n```\nThat's it.").strip() == "x = 1"
+    assert extract_code("```\ny = 2\n```").strip() == "y = 2"
+    assert extract_code("```python\nz = 3\n").strip() == "z = 3", "an answer cut off by max_new_tokens"
+    assert extract_code("def f():\n    return 1") == "def f():\n    return 1"
+
+
+def test_wilson_interval_matches_hand_computed_values():
+    from helpers.correctness import format_rate, wilson_interval
+
+    low, high = wilson_interval(10, 16)
+    assert abs(low - 0.3857) < 1e-3 and abs(high - 0.8148) < 1e-3
+    assert wilson_interval(0, 10)[0] == 0.0 and abs(wilson_interval(0, 10)[1] - 0.2775) < 1e-3
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert format_rate(10, 16) == "62.5% (10/16, 95% CI 38.6-81.5%)"

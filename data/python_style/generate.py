@@ -222,6 +222,93 @@ FAMILIES: list[tuple] = [
      [{"lo": lo, "hi": hi} for lo, hi in [(0, 1), (1, 10), (18, 65), (0, 100), (-10, 10)]]),
 ]
 
+# Arguments each family's checks call its function with (by number of parameters where variants differ).
+# The expected results come from running the reference answer here, in the generator (trusted code);
+# the inputs stay away from cases the docstring leaves open (thousands separators, empty-list means...).
+CHECK_INPUTS: dict[str, list[tuple] | dict[int, list[tuple]]] = {
+    "multiply": [(3,), (-2.5,), (0,)],
+    "power": [(2,), (-3,), (1.5,)],
+    "divisible": [(36,), (35,), (100,)],
+    "clamp": [(-5,), (0.5,), (7,), (300,)],
+    "convert": [(10,), (0,), (2.5,)],
+    "temperature": [(100,), (0,), (-40,)],
+    "aggregate": [([1, 2, 3, 4],), ([-2.5, 10, 4],)],
+    "count_above": [([0, 1, 2, 5, 10, 50, 100, 150],), ([],)],
+    "filter_numbers": [([3, -2, 0, 7, 8, -5],), ([],)],
+    "map_numbers": [([1, -2, 3.5],), ([],)],
+    "factorial": [(0,), (1,), (5,), (10,)],
+    "fibonacci": [(0,), (1,), (2,), (10,)],
+    "gcd": [(12, 18), (7, 5), (100, 75)],
+    "prime": [(2,), (1,), (17,), (21,), (97,)],
+    "digit_sum": [(0,), (1234,), (9,)],
+    "reverse_string": [("abc",), ("",), ("racecar!",)],
+    "palindrome": [("Level",), ("python",), ("a",)],
+    "count_char": [("banana, apple. #tax e e",), ("",)],
+    "vowels": [("Hello World",), ("rhythm",), ("AEIOU",)],
+    "prefix": [("http://x.org",), ("#tag",), ("test_case",), (".env",), ("/usr",), ("The end",), ("nothing",)],
+    "suffix": [("main.py",), ("data.csv",), ("a.json",), ("notes.txt",), ("img.png",), ("archive.tar",)],
+    "truncate": [("abcdefghijklmnopqrstuvwxyz" * 4,), ("short",)],
+    "repeat": [("ab",), ("",)],
+    "word_count": [("the quick  brown fox",), ("",), ("one",)],
+    "longest_word": [("a bb ccc dd",), ("hello world",)],
+    "acronym": [("portable network graphics",), ("as soon as possible",)],
+    "replace_char": [("a b-c,d\t.e f",), ("",)],
+    "strip_ws": [("a b\tc\nd",), ("",)],
+    "title": [("hello big world",), ("ONE two",)],
+    "first_n": [(list(range(1, 13)),), ([],)],
+    "last_n": [(list(range(1, 13)),), ([],)],
+    "dedupe": [([3, 1, 3, 2, 1],), ([],)],
+    "flatten": [([[1, 2], [], [3]],), ([],)],
+    "chunk": [(list(range(1, 12)),), ([],)],
+    "rotate": [([1, 2, 3, 4, 5],), ([],), ([7],)],
+    "word_freq": [("The cat the hat",), ("",)],
+    "merge_dicts": [({"a": 1, "b": 2}, {"b": 3, "c": 4}), ({}, {"x": 1})],
+    "invert_dict": [({"a": 1, "b": 2},), ({},)],
+    "max_key": [({"x": 1.5, "y": 9.0, "z": 3.0},)],
+    "sort_len": [(["ccc", "a", "bb"],), ([],)],
+    "zip_dict": [(["a", "b"], [1, 2]), ([], [])],
+    "running_total": [([1, 2, 3.5],), ([],)],
+    "leap_year": [(2024,), (1900,), (2000,), (2023,)],
+    "hms": [(0,), (59,), (3661,), (86399,)],
+    "price": [(12.5,), (0,), (3.14159,)],
+    "percent": [(25, 200), (1, 3)],
+    "bmi": [(70, 1.75), (50, 1.6)],
+    "interest": [(1000, 0), (1000, 3)],
+    "passed": [(39.5,), (50,), (70,), (100,)],
+    "email": [("a@b.com",), ("no-at-sign",), ("@b.com",), ("a@b",)],
+    "extension": [("report.pdf",), ("archive.tar.gz",), ("README",)],
+    "key_value": [("a=1;b=2",), ("x = 5 ; junk ; y=hello",), ("",)],
+    "count_lines": [("a\n\n  \nb\n",), ("",)],
+    "hex_color": [("#1a2b3c",), ("#12345",), ("123456#",), ("#GGGGGG",)],
+    "area": {1: [(2,), (0.5,)], 2: [(2, 3), (4, 5)]},
+    "index_max": [([3, 9, 2, 9],), ([-1],)],
+    "pairwise": [([1, 2, 4],), ([5],)],
+    "snake_case": [("Hello Big World",), ("one",)],
+    "average_len": [("a bb ccc",), ("hello",)],
+    "between": [(0,), (1,), (10,), (65,), (101,)],
+}
+
+
+def _expression(call: str, expected) -> str:
+    """A check: an expression that is True when the call returns the expected value (floats to 1e-6)."""
+    if isinstance(expected, float):
+        return f"abs({call} - {expected!r}) <= 1e-6 * max(1.0, abs({expected!r}))"
+    if isinstance(expected, list) and any(isinstance(item, float) for item in expected):
+        return f"[round(item, 6) for item in {call}] == {[round(item, 6) for item in expected]!r}"
+    return f"{call} == {expected!r}"
+
+
+def make_checks(key: str, name: str, params: str, code: str) -> list[str]:
+    """The family's calls, with the results the reference answer gives, as check expressions."""
+    inputs = CHECK_INPUTS[key]
+    if isinstance(inputs, dict):
+        inputs = inputs[params.count(":")]
+    namespace: dict = {}
+    exec(code, namespace)  # the generator's own reference answer, not model output
+    function = namespace[name]
+    return [_expression(f"{name}({', '.join(map(repr, args))})", function(*args)) for args in inputs]
+
+
 PHRASINGS = [
     "Write a Python function that {task}.",
     "Create a function `{name}` that {task}.",
@@ -246,7 +333,7 @@ def render(family: tuple, variant: dict, phrasing: str) -> dict:
     lines += ["    " + line.format(**variant) for line in body]
     code = "\n".join(lines)
     return {"instruction": phrasing.format(task=task, name=name), "output": f"```python\n{code}\n```",
-            "family": key}
+            "family": key, "checks": make_checks(key, name, params, code)}
 
 
 def generate() -> dict[str, list[dict]]:

@@ -1,0 +1,55 @@
+"""Does the generated code work? Pass rate of answers against their records' checks, with a Wilson interval.
+
+Style adherence (helpers.metrics) says whether an answer looks right; this says whether it runs and returns
+the right results. Every python_style record carries `checks`: calls with the results its reference answer
+gives. An answer passes when its code, run in the sandbox (helpers.sandbox, never in this process), makes
+every check true.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from helpers.sandbox import run_answers
+
+_FENCED = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
+
+
+def extract_code(answer: str) -> str:
+    """The code of an answer: its first fenced block (an unclosed one runs to the end), else the whole text."""
+    match = _FENCED.search(answer)
+    return match.group(1) if match else answer
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) for a proportion, as fractions; (0, 1) when n is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    share = successes / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def format_rate(successes: int, n: int) -> str:
+    """'62.5% (10/16, 95% CI 38.6-81.5%)': the share, the counts and the interval, always together."""
+    low, high = wilson_interval(successes, n)
+    share = 100 * successes / n if n else 0.0
+    return f"{share:.1f}% ({successes}/{n}, 95% CI {100 * low:.1f}-{100 * high:.1f}%)"
+
+
+def pass_rate(answers: list[str], records: list[dict], *, workers: int = 4, timeout: float = 5.0) -> dict:
+    """Run each answer's code against its record's checks in the sandbox; the share that passes, with n and CI."""
+    if len(answers) != len(records):
+        raise ValueError(f"{len(answers)} answers for {len(records)} records")
+    missing = [index for index, record in enumerate(records) if not record.get("checks")]
+    if missing:
+        raise ValueError(f"records {missing[:5]} have no 'checks' field: pass rate needs the data's checks")
+    results = run_answers([(extract_code(answer), record["checks"]) for answer, record in zip(answers, records)],
+                          workers=workers, timeout=timeout)
+    passed = sum(result.passed for result in results)
+    low, high = wilson_interval(passed, len(results))
+    return {"n": len(results), "passed": passed, "pass_rate": passed / len(results) if results else 0.0,
+            "interval": [low, high], "outcomes": [result.outcome for result in results],
+            "details": [result.detail for result in results], "text": format_rate(passed, len(results))}
