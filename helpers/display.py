@@ -137,6 +137,41 @@ def plot_loss_curves(history: dict, path: str | Path | None = None, title: str =
     return figure
 
 
+def plot_style_vs_pass_rate(rows: list[dict], path: str | Path | None = None, title: str = "Style vs correctness"):
+    """Bars of style adherence and pass rate per model, with 95% Wilson intervals as error bars.
+
+    Each row: {"model": name, "n": requests, "style_passed": answers in house style, "passed": answers that work}.
+    """
+    import matplotlib.pyplot as plt
+
+    from helpers.correctness import wilson_interval
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    width = 0.38
+    for offset, (key, label) in zip((-width / 2, width / 2), (("style_passed", "style adherence"),
+                                                              ("passed", "pass rate (checks)"))):
+        shares, errors = [], [[], []]
+        for row in rows:
+            share = row[key] / row["n"]
+            low, high = wilson_interval(row[key], row["n"])
+            shares.append(100 * share)
+            errors[0].append(100 * (share - low))
+            errors[1].append(100 * (high - share))
+        positions = [index + offset for index in range(len(rows))]
+        bars = axis.bar(positions, shares, width, yerr=errors, capsize=4, label=label)
+        for bar, row in zip(bars, rows):
+            axis.annotate(f"{row[key]}/{row['n']}", (bar.get_x() + bar.get_width() / 2, 2), ha="center", fontsize=8)
+    axis.set_xticks(range(len(rows)), [row["model"] for row in rows])
+    axis.set_ylim(0, 105)
+    axis.set_ylabel("% of held-out requests (95% Wilson interval)")
+    axis.set_title(title)
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    if path:
+        figure.savefig(path, dpi=110)
+    return figure
+
+
 def token_rows(tokenizer, text: str) -> list[dict]:
     """One row per token of text: position, id and the text piece it stands for."""
     ids = tokenizer(text)["input_ids"]

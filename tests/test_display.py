@@ -73,3 +73,14 @@ def test_progress_bars_off_restores_what_was_on_even_after_an_error():
         assert not datasets_logging.is_progress_bar_enabled()  # was off: stays off
     finally:
         datasets_logging.enable_progress_bar()
+
+
+def test_style_vs_pass_rate_plot_draws_both_with_intervals(tmp_path):
+    from helpers.display import plot_style_vs_pass_rate
+
+    path = tmp_path / "style_vs_pass.png"
+    figure = plot_style_vs_pass_rate([{"model": "base", "n": 16, "style_passed": 0, "passed": 5},
+                                      {"model": "tuned", "n": 16, "style_passed": 15, "passed": 4}], path)
+    bars = figure.axes[0].patches
+    assert [round(bar.get_height(), 2) for bar in bars] == [0.0, 93.75, 31.25, 25.0]
+    assert path.stat().st_size > 0

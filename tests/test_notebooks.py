@@ -97,6 +97,23 @@ def test_style_adherence_beats_the_baseline(walk):
     assert payoff["style_adherence_after"] - baseline["style_adherence"] >= 0.3, payoff["style_scores_after"]
 
 
+def test_style_and_pass_rate_are_reported_side_by_side_with_n_and_intervals(walk):
+    adapters, executed = walk
+    baseline = read_results(adapters / RUN, "01_baseline_inference")
+    results = read_results(adapters / RUN, "04_merged_vs_adapter_inference")
+    before, after = results["pass_rate_before"], results["pass_rate_after"]
+    assert before["n"] == after["n"] == results["n_test"] == len(baseline["checks"]) == QUICK["01_baseline_inference"]["N_TEST"]
+    for rate in (before, after):
+        low, high = rate["interval"]
+        assert 0 <= low <= rate["pass_rate"] <= high <= 1
+        assert f"{rate['passed']}/{rate['n']}" in rate["text"] and "95% CI" in rate["text"]
+    assert set(after["outcomes"]) <= {"pass", "fail", "error", "timeout"} and len(after["outcomes"]) == after["n"]
+    assert sum(outcome == "pass" for outcome in after["outcomes"]) == after["passed"]
+    text = (executed / "04_merged_vs_adapter_inference.ipynb").read_text(encoding="utf-8")
+    assert "Fine-tuning fixed" in text and "pass rate" in text
+    assert (adapters / RUN / "style_vs_pass_rate.png").stat().st_size > 0
+
+
 def test_merged_and_adapter_models_agree(walk):
     payoff = read_results(walk[0] / RUN, "04_merged_vs_adapter_inference")
     print(f"max logit difference adapter vs merged: {payoff['max_logit_difference']:.2e}")
