@@ -57,7 +57,7 @@ _STDLIB = tuple(p for p in sys.path if p)
 _REFUSED = {"socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname", "socket.__new__",
             "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
             "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.putenv", "os.unsetenv",
-            "os.truncate", "os.symlink", "os.link", "shutil.rmtree", "ctypes.dlopen", "os.getenv",
+            "os.truncate", "os.symlink", "os.link", "shutil.rmtree", "ctypes.dlopen",
             "urllib.Request", "sys.settrace", "sys.setprofile"}
 
 class Refused(Exception):
