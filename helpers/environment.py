@@ -67,18 +67,18 @@ def expected_minutes(profile: HardwareProfile) -> dict[str, str]:
     return {name: f"~{minutes} min ({label})" for name, minutes in EXPECTED_MINUTES[profile.device].items()}
 
 
-def write_time_lines(notebook_dir: Path = REQUIREMENTS.parent / "notebooks") -> None:
-    """Put (or replace) the time line under the title of every numbered notebook, from EXPECTED_MINUTES."""
+def write_time_lines() -> None:
+    """Put (or replace) the time line under the title of every course notebook, from EXPECTED_MINUTES."""
     import json
 
-    for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
+    from helpers.run_notebooks import course_notebooks
+
+    for path in course_notebooks():
         content = json.loads(path.read_text(encoding="utf-8"))
         cell = content["cells"][0]
         text = re.sub(r"\n\n\*Time with the defaults:[^\n]*\*", "", "".join(cell["source"]))
         title, _, rest = text.partition("\n")
-        text = f"{title}\n\n{time_line(path.stem)}\n{rest}"
-        lines = text.split("\n")
-        cell["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+        cell["source"] = f"{title}\n\n{time_line(path.stem)}\n{rest}".splitlines(keepends=True)
         path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
