@@ -147,3 +147,62 @@ def test_a_4bit_cpu_model_trains_after_generating(capsys):
     assert len(grads) == 7 and all(value > 0 for value in grads.values()), grads
     for name, value in grads.items():
         assert value == pytest.approx(expected[name], rel=0.05), name
+
+
+def test_cpu_loss_scores_only_labelled_tokens_and_matches_scoring_every_position(tmp_path, cpu_profile):
+    """score_labelled_tokens_only: same loss and adapter gradients, but only completion positions reach the LM head."""
+    import trl.trainer.utils as trl_utils
+
+    from helpers.training import score_labelled_tokens_only
+
+    model, tokenizer = load_model_and_tokenizer(TINY_PRESET, cpu_profile, verbose=False)
+    data = to_prompt_completion(load_bundled("python_style", "train").select(range(4)), "chatml", tokenizer,
+                                max_length=256, verbose=False)
+    torch.manual_seed(0)
+    model = attach_lora(model, make_lora_config(r=4), cpu_profile)
+    for name, param in model.named_parameters():  # lora_B starts at zero: give the adapter a gradient path
+        if "lora_B" in name:
+            param.data.normal_(std=0.02)
+    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, batch_size=4, bf16=False, verbose=False)
+    trainer = build_sft_trainer(model, tokenizer, cpu_profile, config, data)
+    assert score_labelled_tokens_only() and trl_utils._use_triton.scores_labelled_only_on_cpu
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    labelled = int((batch["labels"][:, 1:] != -100).sum())
+    assert 0 < labelled < batch["labels"][:, 1:].numel(), "the batch must mix prompt/padding and completion"
+
+    rows_scored = []
+    original_function = trl_utils._ChunkedLogProbFunction
+
+    class Counting:
+        @staticmethod
+        def apply(hidden, *args):
+            rows_scored.append(hidden.shape[0])
+            return original_function.apply(hidden, *args)
+
+    def loss_and_grads():
+        trainer.model.zero_grad()
+        trainer.model.train()
+        loss = trainer.compute_loss(trainer.model, dict(batch))
+        loss.backward()
+        grads = {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+        return loss.detach(), grads
+
+    compact = trl_utils._use_triton
+    trl_utils._ChunkedLogProbFunction = Counting
+    try:
+        loss_compact, grads_compact = loss_and_grads()
+        trl_utils._use_triton = compact.original  # TRL's own rule on a CPU: every position of the batch
+        loss_every, grads_every = loss_and_grads()
+    finally:
+        trl_utils._use_triton = compact
+        trl_utils._ChunkedLogProbFunction = original_function
+    assert rows_scored == [labelled, batch["labels"][:, 1:].numel()]
+    assert torch.isfinite(loss_compact) and torch.allclose(loss_compact, loss_every, atol=1e-6, rtol=1e-5)
+    assert grads_compact.keys() == grads_every.keys() and any(g.abs().sum() > 0 for g in grads_compact.values())
+    for name in grads_compact:
+        assert torch.allclose(grads_compact[name], grads_every[name], atol=1e-6, rtol=1e-4), name
+    # A GPU keeps TRL's own rule; a CPU under torch.compile tracing keeps one shape.
+    assert compact(torch.device("cuda")) == compact.original(torch.device("cuda"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.compiler, "is_compiling", lambda: True)
+        assert compact(torch.device("cpu")) is False
