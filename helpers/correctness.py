@@ -3,7 +3,8 @@
 Style adherence (helpers.metrics) says whether an answer looks right; this says whether it runs and returns
 the right results. Every python_style record carries `checks`: calls with the results its reference answer
 gives. An answer passes when its code, run in the sandbox (helpers.sandbox, never in this process), makes
-every check true.
+every check true. Most requests do not name the function, so the checks call it by the reference answer's
+name (its entry point) and an answer's single function under another name is checked under that name.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def format_rate(successes: int, n: int) -> str:
     return f"{share:.1f}% ({successes}/{n}, 95% CI {100 * low:.1f}-{100 * high:.1f}%)"
 
 
+def entry_point(record: dict) -> str | None:
+    """The name of the function a record's checks call: the one its reference answer defines."""
+    match = re.search(r"^def (\w+)", record.get("output", ""), re.MULTILINE)
+    return match.group(1) if match else None
+
+
 def pass_rate(answers: list[str], records: list[dict], *, workers: int = 4, timeout: float = 5.0) -> dict:
     """Run each answer's code against its record's checks in the sandbox; the share that passes, with n and CI."""
     if len(answers) != len(records):
@@ -46,8 +53,8 @@ def pass_rate(answers: list[str], records: list[dict], *, workers: int = 4, time
     missing = [index for index, record in enumerate(records) if not record.get("checks")]
     if missing:
         raise ValueError(f"records {missing[:5]} have no 'checks' field: pass rate needs the data's checks")
-    results = run_answers([(extract_code(answer), record["checks"]) for answer, record in zip(answers, records)],
-                          workers=workers, timeout=timeout)
+    jobs = [(extract_code(answer), record["checks"], entry_point(record)) for answer, record in zip(answers, records)]
+    results = run_answers(jobs, workers=workers, timeout=timeout)
     passed = sum(result.passed for result in results)
     low, high = wilson_interval(passed, len(results))
     return {"n": len(results), "passed": passed, "pass_rate": passed / len(results) if results else 0.0,

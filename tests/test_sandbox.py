@@ -99,6 +99,26 @@ def test_a_wrong_but_well_styled_answer_fails_its_checks():
     assert result["outcomes"] == ["fail", "pass"] and result["passed"] == 1 and result["n"] == 2
 
 
+def test_a_function_under_another_name_is_checked_as_the_entry_point():
+    """Most requests do not name the function: a single function under another name stands in for it."""
+    from helpers.correctness import entry_point, pass_rate
+    from helpers.data import load_bundled
+
+    record = next(r for r in load_bundled("python_style", "test") if r["family"] == "area"
+                  and "square" in r["instruction"])
+    assert "square_area" not in record["instruction"] and entry_point(record) == "square_area"
+    renamed = '```python\ndef area_of_square(side: float) -> float:\n    """Return the area."""\n    return side * side\n```'
+    wrong = renamed.replace("side * side", "side + side")
+    two = renamed.replace("\n```", "\ndef helper(x: int) -> int:\n    return x\n```")
+    result = pass_rate([renamed, wrong, two, record["output"]], [record] * 4)
+    assert result["outcomes"] == ["pass", "fail", "error", "pass"]
+    assert result["details"][0] == "area_of_square() checked as square_area()"
+    assert "(area_of_square() checked as square_area())" in result["details"][1]
+    assert "defines area_of_square, helper()" in result["details"][2]
+    # Without an entry point the checks see only the answer's own names.
+    assert run_answer("def area_of_square(side):\n    return side * side\n", ["square_area(2) == 4"]).outcome == "error"
+
+
 def test_code_is_taken_from_the_first_fenced_block():
     from helpers.correctness import extract_code
 

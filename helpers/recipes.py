@@ -1,0 +1,137 @@
+"""A recipe that keeps correctness: notebook 02's training under variants, scored on style and on pass rate.
+
+Style adherence says whether an answer looks like the house style; pass rate says whether its code works
+(its checks run in the sandbox). A fine-tune can raise the first and lower the second: it learns the form
+and forgets some of what the base model knew. `run_recipe` trains one variant of 02's recipe (learning
+rate, steps, rank, how many task families the training data covers) on a fresh model and scores it on the
+same held-out requests as the base model, so rows of one process compare fairly.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from datasets.utils import logging as datasets_logging
+
+from helpers.correctness import format_rate, pass_rate, wilson_interval
+from helpers.display import progress_bars_off
+from helpers.metrics import style_adherence
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One way to train 02's adapter. Everything not named here is 02's setting (all linear layers, cosine)."""
+
+    name: str
+    learning_rate: float = 1e-3
+    steps: int = 40
+    r: int = 16
+    families: int | None = None  # None: every training family; n: n of them (a fixed, seeded choice)
+    batch_size: int = 4
+    dropout: float = 0.0
+
+    @property
+    def alpha(self) -> int:
+        return 2 * self.r  # alpha / r fixed, so only the capacity changes with the rank
+
+
+def family_subset(records, n: int | None, seed: int = 0):
+    """The records of n task families (chosen with a fixed seed), or all of them for None."""
+    families = sorted(set(records["family"]))
+    if n is None or n >= len(families):
+        return records
+    if n < 1:
+        raise ValueError(f"families must be at least 1, not {n}")
+    kept = set(random.Random(seed).sample(families, n))
+    return records.filter(lambda record: record["family"] in kept)
+
+
+def score_answers(answers: list[str], records: list[dict]) -> dict:
+    """Style adherence and pass rate of answers to python_style requests, each with n and a 95% Wilson interval."""
+    from helpers.metrics import check_python_style
+
+    styled = sum(check_python_style(answer).adherent for answer in answers)
+    correct = pass_rate(answers, records)
+    return {
+        "n": len(records),
+        "style_adherent": styled,
+        "style_adherence": style_adherence(answers)["adherence"],
+        "style_interval": list(wilson_interval(styled, len(records))),
+        "style_text": format_rate(styled, len(records)),
+        "passed": correct["passed"],
+        "pass_rate": correct["pass_rate"],
+        "pass_interval": correct["interval"],
+        "pass_text": correct["text"],
+        "outcomes": correct["outcomes"],
+        "answers": answers,
+    }
+
+
+def score_python_style(model, tokenizer, records: list[dict], *, max_new_tokens: int = 128,
+                       batch_size: int = 16) -> dict:
+    """Greedy answers to held-out requests, scored by score_answers."""
+    from helpers.inference import build_prompts, generate_answers
+
+    answers = generate_answers(model, tokenizer, build_prompts(records, "chatml", tokenizer),
+                               max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return score_answers(answers, records)
+
+
+def compare_outcomes(base: list[str], tuned: list[str]) -> dict[str, int]:
+    """Requests the fine-tune fixed (base failed, tuned passes) and broke (base passed, tuned fails)."""
+    if len(base) != len(tuned):
+        raise ValueError(f"{len(base)} base outcomes against {len(tuned)} fine-tuned ones")
+    fixed = sum(b != "pass" and t == "pass" for b, t in zip(base, tuned))
+    broken = sum(b == "pass" and t != "pass" for b, t in zip(base, tuned))
+    return {"fixed": fixed, "broken": broken}
+
+
+def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, output_dir: str, n_val: int = 16,
+               max_length: int = 384, max_new_tokens: int = 128, seed: int = 42) -> dict:
+    """Train one recipe on python_style from a fresh model (None: no training) and score it; return one row."""
+    from helpers.data import load_bundled
+    from helpers.hardware import detect_hardware
+    from helpers.models import load_model_and_tokenizer
+    from helpers.templates import to_prompt_completion
+    from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
+
+    started = time.perf_counter()
+    profile = detect_hardware(verbose=False)
+    row: dict = {"recipe": "untouched model" if recipe is None else recipe.name, "preset": preset,
+                 "precision": profile.precision, **({} if recipe is None else asdict(recipe))}
+    with progress_bars_off(datasets_logging):
+        model, tokenizer = load_model_and_tokenizer(preset, profile, verbose=False)
+        if recipe is not None:
+            train_records = family_subset(load_bundled("python_style", "train"), recipe.families)
+            row["train_records"] = len(train_records)
+            row["train_families"] = len(set(train_records["family"]))
+            train = to_prompt_completion(train_records, "chatml", tokenizer, max_length=max_length, verbose=False)
+            val_records = load_bundled("python_style", "validation").shuffle(seed=0).select(range(n_val))
+            val = to_prompt_completion(val_records, "chatml", tokenizer, max_length=max_length, verbose=False)
+            torch.manual_seed(seed)
+            model = attach_lora(model, make_lora_config(r=recipe.r, alpha=recipe.alpha, dropout=recipe.dropout),
+                                profile)
+            row["trainable_params"] = model.get_nb_trainable_parameters()[0]
+            config = make_sft_config(
+                profile, output_dir=f"{output_dir}/{recipe.name}", verbose=False, max_steps=recipe.steps,
+                learning_rate=recipe.learning_rate, batch_size=recipe.batch_size, max_length=max_length,
+                logging_steps=max(1, recipe.steps // 10),
+                warmup_steps=max(1, recipe.steps // 10), seed=seed, disable_tqdm=True)
+            trainer = build_sft_trainer(model, tokenizer, profile, config, train, val)
+            row["eval_loss_before"] = round(trainer.evaluate()["eval_loss"], 4)
+            train_started = time.perf_counter()
+            trainer.train()
+            row["train_seconds"] = round(time.perf_counter() - train_started, 1)
+            row["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
+            row["epochs"] = round(recipe.steps * recipe.batch_size / len(train), 2)
+            model = trainer.model
+            del trainer
+        row.update(score_python_style(model, tokenizer, test_records, max_new_tokens=max_new_tokens))
+    row["seconds"] = round(time.perf_counter() - started, 1)
+    del model
+    gc.collect()
+    return row
