@@ -36,3 +36,21 @@ def test_fast_budgets_name_real_parameters():
         cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
         for parameter in budget:
             assert f"\n{parameter} = " in "\n" + cell.source, (name, parameter)
+
+
+def test_papermill_reads_every_parameter_of_every_notebook(caplog):
+    """papermill skips a parameter line it cannot parse (two '=' on it, one in a comment) with a warning."""
+    import ast
+    import logging
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for path in run_notebooks.course_notebooks():
+        cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        assigned = [node.targets[0].id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)]
+        with caplog.at_level(logging.WARNING, logger="papermill"):
+            caplog.clear()
+            parsed = [parameter.name for parameter in PythonTranslator.inspect(cell)]
+        assert not caplog.records, f"{path.name}: {caplog.records[0].getMessage()}"
+        assert parsed == assigned, path.name
