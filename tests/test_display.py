@@ -84,3 +84,17 @@ def test_style_vs_pass_rate_plot_draws_both_with_intervals(tmp_path):
     bars = figure.axes[0].patches
     assert [round(bar.get_height(), 2) for bar in bars] == [0.0, 93.75, 31.25, 25.0]
     assert path.stat().st_size > 0
+
+
+def test_the_kits_lora_figure_is_drawn_by_code(tmp_path):
+    import importlib.util
+
+    from helpers.models import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("lora_figure", PROJECT_ROOT / "docs" / "lora_figure.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = module.draw(tmp_path / "figure.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
+    for page in ("README.md", "workshop.md", "troubleshooting.md", "glossary.md", "migration.md"):
+        assert (PROJECT_ROOT / "docs" / page).stat().st_size > 500, page
