@@ -33,20 +33,55 @@ def collect_results(root: str | Path) -> list[tuple[str, str, dict]]:
     return found
 
 
-SUMMARY_KEYS = (
-    "seconds", "style_adherence", "style_adherence_before", "style_adherence_after", "eval_loss_before",
-    "eval_loss_after", "rougeL_base", "rougeL_adapter", "agreement", "max_logit_difference", "tokens_per_second",
-    "peak_memory_mb", "exact_match_base", "exact_match_best", "rows",
-)
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def _headline(notebook: str, r: dict) -> str:
+    """The key numbers of one notebook's results, before -> after, in words a learner can act on."""
+    if notebook.startswith("00"):
+        hardware = r.get("hardware", {})
+        return f"{hardware.get('device', '?')}, {hardware.get('precision', '?')}; first answer: {r.get('first_answer', '')[:40]!r}"
+    if notebook.startswith("01"):
+        correct = r.get("pass_rate", {})
+        return f"untouched model: style {_percent(r['style_adherence'])}, pass rate {correct.get('text', '?')}"
+    if notebook.startswith("02"):
+        return (f"validation loss {r['eval_loss_before']:.3f} -> {r['eval_loss_after']:.3f}; "
+                f"{r.get('tokens_per_second', 0):.0f} tokens/s; peak {r.get('peak_memory_mb', 0) / 1024:.1f} GB")
+    if notebook.startswith("03"):
+        return (f"adapter {r['adapter_mb']:.0f} MB vs checkpoint {r['checkpoint_mb']:.0f} MB; resumed step "
+                f"{r['resumed_from_step']} -> {r['resumed_to_step']}; reloaded answers identical "
+                f"{r['reload_identical']}/{r['reload_checked']}")
+    if notebook.startswith("04"):
+        n = r.get("n_test", 0)
+        before, after = r.get("pass_rate_before", {}), r.get("pass_rate_after", {})
+        return (f"style {_percent(r['style_adherence_before'])} -> {_percent(r['style_adherence_after'])} (n={n}); "
+                f"pass rate {before.get('passed', '?')}/{n} -> {after.get('passed', '?')}/{n}; "
+                f"merged = adapter on {_percent(r['agreement'])} of answers")
+    if notebook.startswith("05"):
+        return (f"ROUGE-L {r['rougeL_base']:.3f} -> {r['rougeL_adapter']:.3f} (n={r.get('n_test', '?')}); "
+                f"validation loss {r['eval_loss_before']:.3f} -> {r['eval_loss_after']:.3f}")
+    if notebook.startswith("06"):
+        return (f"exact match {r['exact_match_base']:.1f}% -> {r['exact_match_best']:.1f}% "
+                f"(n={r.get('n_compare', '?')}, best: {r.get('best', '?')})")
+    if notebook.startswith("07"):
+        return f"{r.get('rows', '?')} runs in {Path(str(r.get('results_file', 'results.jsonl'))).name}; plots beside it"
+    return ""
 
 
 def summary_table(root: str | Path) -> str:
-    """A plain-text table of the headline numbers of every results file under root."""
+    """One row per notebook: minutes, its key numbers (before -> after) and the folder holding its results."""
     rows = []
     for run, notebook, results in collect_results(root):
-        shown = ", ".join(
-            f"{key}={results[key]:.3g}" if isinstance(results[key], float) else f"{key}={results[key]}"
-            for key in SUMMARY_KEYS if key in results
-        )
-        rows.append(f"{run:<22} {notebook:<34} {shown}")
-    return "\n".join(rows) if rows else f"(no results under {root})"
+        try:
+            headline = _headline(notebook, results)
+        except (KeyError, TypeError, ValueError):  # a results file from an older version of the notebook
+            headline = "(results file from another version: rerun the notebook)"
+        minutes = f"{results['seconds'] / 60:.1f}" if isinstance(results.get("seconds"), (int, float)) else "?"
+        rows.append((notebook, minutes, headline, f"{Path(root).name}/{run}/"))
+    if not rows:
+        return f"(no results under {root})"
+    widths = [max(len(row[i]) for row in [*rows, ("notebook", "min", "", "")]) for i in range(2)]
+    lines = [f"{'notebook':<{widths[0]}}  {'min':>{widths[1]}}  key numbers  [results in]"]
+    lines += [f"{n:<{widths[0]}}  {m:>{widths[1]}}  {h}  [{where}]" for n, m, h, where in sorted(rows)]
+    return "\n".join(lines)

@@ -120,10 +120,9 @@ def main(argv: list[str] | None = None) -> None:
         seconds = time.perf_counter() - started
         timings.append((notebook.name, seconds))
         print(f"  done in {seconds / 60:.1f} min", flush=True)
-    print(f"\nExecuted notebooks: {output_dir}\nAdapters and results: {args.adapters}\n")
-    for name, seconds in timings:
-        print(f"{name:<40} {seconds / 60:6.1f} min")
-    print("\nResults:\n" + summary_table(args.adapters))
+    total = sum(seconds for _, seconds in timings) / 60
+    print(f"\n{len(timings)} notebooks in {total:.1f} min. Executed copies (with every output): {output_dir}\n")
+    print(summary_table(args.adapters))
 
 
 if __name__ == "__main__":
