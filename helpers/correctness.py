@@ -41,7 +41,9 @@ def format_rate(successes: int, n: int) -> str:
 
 
 def entry_point(record: dict) -> str | None:
-    """The name of the function a record's checks call: the one its reference answer defines."""
+    """The name of the function a record's checks call: its `entry_point`, else the one its reference defines."""
+    if record.get("entry_point"):
+        return record["entry_point"]
     match = re.search(r"^def (\w+)", record.get("output", ""), re.MULTILINE)
     return match.group(1) if match else None
 

@@ -32,11 +32,37 @@ class Recipe:
     r: int = 16
     families: int | None = None  # None: every training family; n: n of them (a fixed, seeded choice)
     batch_size: int = 4
+    gradient_accumulation: int = 1
     dropout: float = 0.0
 
     @property
     def alpha(self) -> int:
         return 2 * self.r  # alpha / r fixed, so only the capacity changes with the rank
+
+
+def recipe_grid(grid: str = "full", steps: int = 40) -> list[Recipe]:
+    """The recipes compared, one change at a time from notebook 02's (lr 1e-3, `steps` steps of batch 4, r=16).
+
+    "full": 02's recipe; lr 2e-4 with 3x the steps (the rate usually recommended for LoRA, given the time
+    to get there); rank 4; both; and training on 10 of the 41 task families. "small": 02's recipe and
+    the one the course adopted for 02 (see the README's Results).
+    """
+    long = 3 * steps
+    recipes = {
+        "02": Recipe(f"02's recipe: lr 1e-3, {steps} steps, r=16", steps=steps),
+        "low lr": Recipe(f"lr 2e-4, {long} steps, r=16", learning_rate=2e-4, steps=long),
+        "rank 4": Recipe(f"lr 1e-3, {steps} steps, r=4", steps=steps, r=4),
+        "low lr, rank 4": Recipe(f"lr 2e-4, {long} steps, r=4", learning_rate=2e-4, steps=long, r=4),
+        "10 families": Recipe(f"lr 1e-3, {steps} steps, r=16, 10 families", steps=steps, families=10),
+    }
+    if grid == "full":
+        return list(recipes.values())
+    if grid == "small":
+        return [recipes["02"], recipes[ADOPTED]]
+    raise ValueError(f"grid must be 'small' or 'full', not {grid!r}")
+
+
+ADOPTED = "rank 4"  # placeholder until measured
 
 
 def family_subset(records, n: int | None, seed: int = 0):
@@ -91,8 +117,12 @@ def compare_outcomes(base: list[str], tuned: list[str]) -> dict[str, int]:
 
 
 def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, output_dir: str, n_val: int = 16,
-               max_length: int = 384, max_new_tokens: int = 128, seed: int = 42) -> dict:
-    """Train one recipe on python_style from a fresh model (None: no training) and score it; return one row."""
+               max_length: int = 384, max_new_tokens: int = 128, seed: int = 42,
+               load_in_4bit: bool | None = None) -> dict:
+    """Train one recipe on python_style from a fresh model (None: no training) and score it; return one row.
+
+    load_in_4bit: as for detect_hardware (None: 4-bit on a GPU, full precision on a CPU, like notebook 02).
+    """
     from helpers.data import load_bundled
     from helpers.hardware import detect_hardware
     from helpers.models import load_model_and_tokenizer
@@ -100,7 +130,7 @@ def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, 
     from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
 
     started = time.perf_counter()
-    profile = detect_hardware(verbose=False)
+    profile = detect_hardware(load_in_4bit=load_in_4bit, verbose=False)
     row: dict = {"recipe": "untouched model" if recipe is None else recipe.name, "preset": preset,
                  "precision": profile.precision, **({} if recipe is None else asdict(recipe))}
     with progress_bars_off(datasets_logging):
@@ -118,7 +148,8 @@ def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, 
             row["trainable_params"] = model.get_nb_trainable_parameters()[0]
             config = make_sft_config(
                 profile, output_dir=f"{output_dir}/{recipe.name}", verbose=False, max_steps=recipe.steps,
-                learning_rate=recipe.learning_rate, batch_size=recipe.batch_size, max_length=max_length,
+                learning_rate=recipe.learning_rate, batch_size=recipe.batch_size,
+                gradient_accumulation_steps=recipe.gradient_accumulation, max_length=max_length,
                 logging_steps=max(1, recipe.steps // 10),
                 warmup_steps=max(1, recipe.steps // 10), seed=seed, disable_tqdm=True)
             trainer = build_sft_trainer(model, tokenizer, profile, config, train, val)
@@ -127,7 +158,7 @@ def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, 
             trainer.train()
             row["train_seconds"] = round(time.perf_counter() - train_started, 1)
             row["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
-            row["epochs"] = round(recipe.steps * recipe.batch_size / len(train), 2)
+            row["epochs"] = round(recipe.steps * recipe.batch_size * recipe.gradient_accumulation / len(train), 2)
             model = trainer.model
             del trainer
         row.update(score_python_style(model, tokenizer, test_records, max_new_tokens=max_new_tokens))
