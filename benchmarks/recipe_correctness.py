@@ -6,8 +6,9 @@ The untouched model and each recipe answer the same held-out python_style reques
 the training data never shows; greedy, 128 new tokens). Each answer is scored on style adherence and on
 pass rate (its checks, run in the sandbox), each with n and a 95% Wilson interval, and against the base:
 how many requests the fine-tune fixed and how many it broke. The recipes vary one thing at a time from
-notebook 02's (lr 1e-3, 40 steps of batch 4, r=16, all 41 training families): the learning rate (2e-4
-with 3x the steps), the rank (4), both, and the number of training families (10).
+the one notebook 02 used until 2026-11-25 (lr 1e-3, 40 steps of batch 4, r=16, all 41 training
+families): the learning rate (2e-4 with 3x the steps), the rank (4: 02's recipe now), both, and the
+number of training families (10). See helpers.recipes.recipe_grid.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> None:
     preset = args.model or default_preset(detect_hardware())
     test = load_bundled("python_style", "test")
     test = list(test if args.n_test is None else test.shuffle(seed=0).select(range(args.n_test)))
-    recipes = [r for r in recipe_grid("full", args.steps) if args.recipes is None or r.name in args.recipes]
+    recipes = [r for r in recipe_grid(args.steps) if args.recipes is None or r.name in args.recipes]
     rows = [run_recipe(None, preset, test, output_dir="/tmp/bench_recipe_correctness")]
     print(f"untouched: style {rows[0]['style_text']}, pass {rows[0]['pass_text']}", flush=True)
     for recipe, seed in ((recipe, seed) for recipe in recipes for seed in args.seeds):

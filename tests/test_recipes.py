@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from helpers.data import load_bundled
 from helpers.models import TINY_PRESET
-from helpers.recipes import Recipe, compare_outcomes, family_subset, run_recipe, score_answers
+from helpers.recipes import Recipe, compare_outcomes, family_subset, recipe_grid, run_recipe, score_answers
 
 
 def test_family_subset_keeps_whole_families_with_a_fixed_choice():
@@ -33,7 +35,7 @@ def test_score_answers_gives_both_numbers_with_n():
     test = list(load_bundled("python_style", "test").select(range(4)))
     answers = [record["output"] for record in test]
     # The third answer keeps the style but returns the wrong thing; the fourth works but has prose around it.
-    answers[2] = answers[2].replace("return ", "return None and ", 1)
+    answers[2] = re.sub(r"return .*", "return 0", answers[2])
     answers[3] = "Here you go:\n" + answers[3]
     scores = score_answers(answers, test)
     assert (scores["n"], scores["style_adherent"], scores["passed"]) == (4, 3, 3)
@@ -53,3 +55,14 @@ def test_a_recipe_row_has_both_metrics_with_n_and_intervals(tmp_path):
         low, high = row[f"{key}_interval"]
         assert 0 <= low <= high <= 1 and "(" in row[f"{key}_text"] and "/4" in row[f"{key}_text"]
     assert row["passed"] == sum(outcome == "pass" for outcome in row["outcomes"])
+
+
+def test_the_grid_changes_the_learning_rate_rank_and_families_from_one_reference():
+    reference, *others = recipe_grid(40)
+    assert (reference.learning_rate, reference.steps, reference.r, reference.families) == (1e-3, 40, 16, None)
+    changed = [{field for field in ("learning_rate", "r", "families") if getattr(r, field) != getattr(reference, field)}
+               for r in others]
+    assert changed == [{"learning_rate"}, {"r"}, {"learning_rate", "r"}, {"families"}]
+    for recipe in others:  # a lower rate gets 3x the steps, and nothing else changes the budget
+        assert recipe.steps == (120 if recipe.learning_rate == 2e-4 else 40) and recipe.batch_size == 4
+    assert len({r.name for r in recipe_grid(40)}) == 5 and recipe_grid(10)[1].steps == 30
