@@ -103,6 +103,7 @@ def test_style_and_pass_rate_are_reported_side_by_side_with_n_and_intervals(walk
     results = read_results(adapters / RUN, "04_merged_vs_adapter_inference")
     before, after = results["pass_rate_before"], results["pass_rate_after"]
     assert before["n"] == after["n"] == results["n_test"] == len(baseline["checks"]) == QUICK["01_baseline_inference"]["N_TEST"]
+    assert len(baseline["entry_points"]) == len(baseline["checks"]) and all(baseline["entry_points"])
     for rate in (before, after):
         low, high = rate["interval"]
         assert 0 <= low <= rate["pass_rate"] <= high <= 1
@@ -112,6 +113,13 @@ def test_style_and_pass_rate_are_reported_side_by_side_with_n_and_intervals(walk
     text = (executed / "04_merged_vs_adapter_inference.ipynb").read_text(encoding="utf-8")
     assert "Fine-tuning fixed" in text and "pass rate" in text
     assert (adapters / RUN / "style_vs_pass_rate.png").stat().st_size > 0
+    # Section 7: 02's recipe at the other rank, trained and scored on the same requests.
+    contrast, sft = results["contrast"], read_results(adapters / RUN, "02_completion_only_sft")
+    assert contrast["r"] != sft["lora"]["r"] and contrast["steps"] == sft["max_steps"]
+    assert contrast["batch_size"] == sft["batch_size"] and contrast["learning_rate"] == sft["learning_rate"]
+    assert contrast["n"] == after["n"] and len(contrast["outcomes"]) == after["n"]
+    assert f"/{after['n']}, 95% CI" in contrast["pass_text"] and f"/{after['n']}, 95% CI" in contrast["style_text"]
+    assert (adapters / RUN / "recipes_style_vs_pass_rate.png").stat().st_size > 0
 
 
 def test_merged_and_adapter_models_agree(walk):
