@@ -1,9 +1,9 @@
 """Benchmark: training tokens/s of the course's settings against variants, in one process, with the FLOP bound.
 
-    python -m benchmarks.train_speed [--steps 4] [--compile]
+    python -m benchmarks.train_speed [--steps 4] [--rank 4] [--compile]
 
-Every variant trains the same LoRA r=16 (all linear layers) on the same python_style examples with the
-offline model, from a fresh model, for one warm-up step and `--steps` timed steps. Tokens are the
+Every variant trains the same LoRA (rank `--rank`, 02's 4 by default; all linear layers) on the same
+python_style examples with the offline model, from a fresh model, for one warm-up step and `--steps` timed steps. Tokens are the
 non-padding prompt + completion tokens the trainer saw. On a CPU the course's LM head scores only the
 completion positions (helpers.training.score_labelled_tokens_only); one variant scores every position,
 as TRL does off Triton. The bound is what the machine's measured matmul rate, in the course's compute
@@ -56,12 +56,12 @@ def matmul_gflops(dtype: torch.dtype, size: int = 1024, repeats: int = 20) -> fl
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def tokens_per_second(label: str, data, profile, steps: int, *, dropout: float = 0.0, batch_size: int = 4,
-                      every_position: bool = False, **config_overrides) -> dict:
+def tokens_per_second(label: str, data, profile, steps: int, *, rank: int = 4, dropout: float = 0.0,
+                      batch_size: int = 4, every_position: bool = False, **config_overrides) -> dict:
     """Tokens/s over the steady steps of one variant (no warm-up, no recompilation) and its one-off seconds."""
     model, tokenizer = load_model_and_tokenizer(OFFLINE_PRESET, profile, verbose=False)
     torch.manual_seed(0)
-    model = attach_lora(model, make_lora_config(r=16, dropout=dropout), profile)
+    model = attach_lora(model, make_lora_config(r=rank, dropout=dropout), profile)
     config = make_sft_config(profile, f"/tmp/bench_speed_{abs(hash(label))}", max_steps=steps + 1,
                              batch_size=batch_size, learning_rate=1e-3, logging_steps=1000, max_length=384,
                              verbose=False, **config_overrides)
@@ -89,6 +89,7 @@ def tokens_per_second(label: str, data, profile, steps: int, *, dropout: float =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant (plus one warm-up)")
+    parser.add_argument("--rank", type=int, default=4, help="LoRA rank of every variant (notebook 02's: 4)")
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile (about 7 minutes of compiling on a 2-core CPU)")
     args = parser.parse_args()
@@ -108,7 +109,7 @@ def main() -> None:
           f"{parameters / 1e6:.1f}M parameters; bound {bound:.0f} tokens/s at 4 FLOP per parameter per token "
           f"({profile.precision}).")
 
-    course = f"course defaults ({profile.precision}, dropout 0, batch 4)"
+    course = f"course defaults ({profile.precision}, r={args.rank}, dropout 0, batch 4)"
     variants = {course: {}}
     if profile.device == "cpu" and profile.precision == "bf16":
         variants["fp32 (the rule without native bf16)"] = {"bf16": False}
@@ -122,7 +123,7 @@ def main() -> None:
     variants["packing (TRL bfd)"] = {"packing": True}
     if args.compile:
         variants["torch.compile"] = {"torch_compile": True}
-    measured = {label: tokens_per_second(label, data, profile, args.steps, **options)
+    measured = {label: tokens_per_second(label, data, profile, args.steps, rank=args.rank, **options)
                 for label, options in variants.items()}
     base = measured[course]
     result = {
