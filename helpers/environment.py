@@ -40,11 +40,11 @@ def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
 # Minutes per notebook with each notebook's default parameters. CPU: from step and generation times
 # measured on a 2-core machine (see README). GPU: estimates for a T4 until measured, marked as such.
 EXPECTED_MINUTES = {
-    "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 3, "03_adapter_saving": 1,
-            "04_merged_vs_adapter_inference": 1, "05_summarization": 4, "06_instruction_tuning": 4,
-            "07_experiments": 11},
+    "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 2, "03_adapter_saving": 1,
+            "04_merged_vs_adapter_inference": 3, "05_summarization": 3, "06_instruction_tuning": 3,
+            "07_experiments": 8},
     "cuda": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 4, "03_adapter_saving": 1,
-             "04_merged_vs_adapter_inference": 2, "05_summarization": 4, "06_instruction_tuning": 4,
+             "04_merged_vs_adapter_inference": 4, "05_summarization": 4, "06_instruction_tuning": 4,
              "07_experiments": 10},
 }
 

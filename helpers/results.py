@@ -69,10 +69,15 @@ def _headline(notebook: str, r: dict) -> str:
     return ""
 
 
-def summary_table(root: str | Path) -> str:
-    """One row per notebook: minutes, its key numbers (before -> after) and the folder holding its results."""
+def summary_table(root: str | Path, notebooks: set[str] | None = None) -> str:
+    """One row per notebook: minutes, its key numbers (before -> after) and the folder holding its results.
+
+    notebooks: only these (the ones a run just executed), so results left by an earlier run do not show.
+    """
     rows = []
     for run, notebook, results in collect_results(root):
+        if notebooks is not None and notebook not in notebooks:
+            continue
         try:
             headline = _headline(notebook, results)
         except (KeyError, TypeError, ValueError):  # a results file from an older version of the notebook

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  done in {seconds / 60:.1f} min", flush=True)
     total = sum(seconds for _, seconds in timings) / 60
     print(f"\n{len(timings)} notebooks in {total:.1f} min. Executed copies (with every output): {output_dir}\n")
-    print(summary_table(args.adapters))
+    print(summary_table(args.adapters, {Path(name).stem for name, _ in timings}))
 
 
 if __name__ == "__main__":

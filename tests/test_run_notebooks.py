@@ -9,7 +9,7 @@ def _record_runs(monkeypatch, tmp_path, argv):
     calls = []
     monkeypatch.setattr(run_notebooks, "execute_notebook",
                         lambda notebook, output_dir, parameters: calls.append((notebook.stem, parameters)))
-    monkeypatch.setattr(run_notebooks, "summary_table", lambda adapters: "")
+    monkeypatch.setattr(run_notebooks, "summary_table", lambda adapters, notebooks: "")
     run_notebooks.main([*argv, "--output", str(tmp_path / "executed"), "--adapters", str(tmp_path / "adapters")])
     return calls
 
@@ -73,3 +73,5 @@ def test_the_closing_summary_is_one_readable_row_per_notebook(tmp_path):
     assert lines[2].startswith("03_adapter_saving") and "rerun the notebook" in lines[2]
     assert "style 0.0% -> 87.5% (n=24); pass rate 11/24 -> 7/24" in lines[3]
     assert "e+" not in "\n".join(lines), "no scientific notation for a learner to decode"
+    only = summary_table(tmp_path, {"02_completion_only_sft"}).splitlines()
+    assert len(only) == 2 and only[1].startswith("02_completion_only_sft"), "rows of this run only"
