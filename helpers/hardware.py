@@ -36,6 +36,21 @@ class HardwareProfile:
         return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
 
     @property
+    def bf16(self) -> bool:
+        """SFTConfig's `bf16`: mixed precision in bf16 (Ampere+ GPUs; CPUs with AMX or AVX512-BF16)."""
+        return self.precision == "bf16"
+
+    @property
+    def fp16(self) -> bool:
+        """SFTConfig's `fp16`: mixed precision in fp16 with loss scaling (T4 and other pre-Ampere GPUs)."""
+        return self.precision == "fp16"
+
+    @property
+    def optim(self) -> str:
+        """SFTConfig's `optim`: paged 8-bit AdamW for a 4-bit base on a GPU, plain AdamW elsewhere."""
+        return "paged_adamw_8bit" if self.device == "cuda" and self.load_in_4bit else "adamw_torch"
+
+    @property
     def keep_trainable_fp32(self) -> bool:
         """True where TRL's bf16 cast of adapter weights must be undone (fp16 GPUs and CPUs)."""
         return self.device == "cpu" or self.precision == "fp16"

@@ -37,7 +37,6 @@ def sft_settings(
 ) -> dict:
     """The SFTConfig keyword arguments for this hardware profile (see make_sft_config)."""
     batch_size = batch_size or profile.batch_size
-    quantized_on_gpu = profile.device == "cuda" and profile.load_in_4bit
     settings = dict(
         output_dir=output_dir,
         max_steps=max_steps,
@@ -48,13 +47,13 @@ def sft_settings(
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,
         gradient_accumulation_steps=gradient_accumulation_steps,
-        bf16=profile.precision == "bf16",
-        fp16=profile.precision == "fp16",
+        bf16=profile.bf16,
+        fp16=profile.fp16,
         use_cpu=profile.device == "cpu",
         activation_checkpointing=profile.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if profile.gradient_checkpointing else None,
         # Paged 8-bit AdamW saves GPU memory; on a CPU bitsandbytes would fall back with a warning.
-        optim="paged_adamw_8bit" if quantized_on_gpu else "adamw_torch",
+        optim=profile.optim,
         max_length=max_length,
         completion_only_loss=True,
         eval_strategy="steps" if eval_steps else "no",

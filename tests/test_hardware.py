@@ -157,3 +157,18 @@ def test_compile_is_opt_in_and_reaches_the_sft_config(tmp_path, capsys):
 def test_lora_dropout_defaults_to_zero():
     assert make_lora_config().lora_dropout == 0.0
     assert make_lora_config(dropout=0.1).lora_dropout == 0.1
+
+
+def test_the_profile_names_sft_config_fields_as_plain_attributes():
+    """A notebook cell writes SFTConfig(bf16=profile.bf16, fp16=profile.fp16, optim=profile.optim, ...)."""
+    t4, a100 = simulate(capability=(7, 5)), simulate(capability=(8, 0), memory=40.0)
+    cpu_bf16 = detect_hardware(cuda_available=False, cpu_bf16="AVX512-BF16", verbose=False)
+    cpu_plain = detect_hardware(cuda_available=False, cpu_bf16=None, verbose=False)
+    assert (t4.bf16, t4.fp16, t4.optim) == (False, True, "paged_adamw_8bit")
+    assert (a100.bf16, a100.fp16) == (True, False)
+    assert (cpu_bf16.bf16, cpu_bf16.fp16, cpu_bf16.optim) == (True, False, "adamw_torch")
+    assert (cpu_plain.bf16, cpu_plain.fp16) == (False, False)
+    assert simulate(capability=(8, 0), load_in_4bit=False).optim == "adamw_torch"
+    for profile in (t4, a100, cpu_bf16, cpu_plain):
+        settings = sft_settings(profile, "/tmp/unused")
+        assert (settings["bf16"], settings["fp16"], settings["optim"]) == (profile.bf16, profile.fp16, profile.optim)
