@@ -19,7 +19,6 @@ from datasets.utils import logging as datasets_logging
 
 from helpers.correctness import format_rate, pass_rate, wilson_interval
 from helpers.display import progress_bars_off
-from helpers.metrics import style_adherence
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def score_answers(answers: list[str], records: list[dict]) -> dict:
     return {
         "n": len(records),
         "style_adherent": styled,
-        "style_adherence": style_adherence(answers)["adherence"],
+        "style_adherence": styled / len(records) if records else 0.0,
         "style_interval": list(wilson_interval(styled, len(records))),
         "style_text": format_rate(styled, len(records)),
         "passed": correct["passed"],
