@@ -42,6 +42,22 @@ def checkpoints(run_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
+def clear_checkpoints(run_dir: str | Path) -> int:
+    """Delete the checkpoint-N folders an earlier run left in run_dir; returns how many, and says so.
+
+    Trainer's `save_total_limit` keeps the highest-numbered checkpoints, so a shorter run into the same folder
+    would have its own checkpoints deleted in favour of a longer earlier run's.
+    """
+    import shutil
+
+    old = checkpoints(run_dir)
+    for folder in old:
+        shutil.rmtree(folder)
+    if old:
+        print(f"Removed {len(old)} checkpoint folder(s) of an earlier run in {run_dir}.")
+    return len(old)
+
+
 def zip_adapter(adapter_dir: str | Path, zip_path: str | Path) -> Path:
     """Zip an adapter folder for download; returns the .zip path."""
     zip_path = Path(zip_path)

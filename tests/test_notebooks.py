@@ -136,6 +136,13 @@ def test_adapter_reloads_to_the_same_answers_and_resumes(walk):
     assert saving["reload_checked"] > 0 and saving["reload_identical"] == saving["reload_checked"]
     assert saving["resumed_to_step"] == saving["resumed_from_step"] + QUICK["03_adapter_saving"]["RESUME_EXTRA_STEPS"]
     assert saving["adapter_mb"] < 0.1 * saving["base_model_mb"]
+    # Resumed from the halfway checkpoint, on 02's schedule: the learning rate at every step both runs logged
+    # equals the uninterrupted run's.
+    assert saving["resumed_from_step"] == QUICK["02_completion_only_sft"]["MAX_STEPS"] // 2
+    rates = saving["resumed_learning_rates"]
+    assert rates and all(step > saving["resumed_from_step"] for step, _, _ in rates)
+    assert all(resumed == pytest.approx(original, rel=1e-9) for _, resumed, original in rates)
+    assert saving["schedule_kept"] is True and any(original > 0 for _, _, original in rates)
 
 
 def test_executed_notebooks_never_show_the_token(walk):

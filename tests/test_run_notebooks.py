@@ -82,6 +82,7 @@ def test_the_closing_summary_is_one_readable_row_per_notebook(tmp_path):
 TAUGHT_IN_CODE = {
     "01_baseline_inference": ["apply_chat_template(", "add_generation_prompt=True", ".generate("],
     "02_completion_only_sft": ["SFTTrainer("],
+    "03_adapter_saving": ["resume_from_checkpoint=", "TrainerCallback"],
 }
 
 
@@ -93,3 +94,16 @@ def test_each_notebook_shows_the_objects_it_teaches_in_a_code_cell():
         code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
         missing = [needle for needle in needles if needle not in code]
         assert not missing, f"{name}: no code cell contains {missing}"
+
+
+def test_clear_checkpoints_removes_only_checkpoint_folders(tmp_path, capsys):
+    from helpers.artifacts import checkpoints, clear_checkpoints
+
+    for name in ("checkpoint-20", "checkpoint-40", "checkpoint-6", "final", "checkpoint-notes"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "file.txt").write_text("x")
+    assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-6", "checkpoint-20", "checkpoint-40"]
+    assert clear_checkpoints(tmp_path) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-notes", "final"]
+    assert "Removed 3 checkpoint folder(s)" in capsys.readouterr().out
+    assert clear_checkpoints(tmp_path) == 0
