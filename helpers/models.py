@@ -239,20 +239,23 @@ def load_model_and_tokenizer(
     *,
     load_in_4bit: bool | None = None,
     dtype: torch.dtype | None = None,
+    bnb_config: BitsAndBytesConfig | None = None,
     verbose: bool = True,
 ):
     """Load a model and its tokenizer from a preset name, a local path or a hub id, as the hardware profile says.
 
     `load_in_4bit` overrides the profile (None: follow it). `dtype` overrides the weight dtype of a
-    full-precision load (default: fp32 on a CPU, the profile's precision on a GPU).
+    full-precision load (default: fp32 on a CPU, the profile's precision on a GPU). `bnb_config` is the
+    BitsAndBytesConfig of a 4-bit load (default: quantization_config(profile)); passing one means 4-bit.
     """
     profile = profile or detect_hardware(verbose=verbose)
     quantize = profile.load_in_4bit if load_in_4bit is None else load_in_4bit
+    quantize = quantize or bnb_config is not None
     source, from_hub = resolve_model_source(name)
     tokenizer = load_tokenizer(name)
     kwargs: dict = _hub_kwargs(name, source, from_hub)
     if quantize:
-        kwargs["quantization_config"] = quantization_config(profile)
+        kwargs["quantization_config"] = bnb_config or quantization_config(profile)
         kwargs["dtype"] = profile.torch_dtype
     else:
         kwargs["dtype"] = dtype or profile.torch_dtype

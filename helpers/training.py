@@ -8,6 +8,7 @@ import resource
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import psutil
 import torch
@@ -323,25 +324,43 @@ class MemoryTracker:
         self.peak_mb = round(peak - self._start, 1)
 
 
-def train_and_measure(trainer) -> dict[str, float]:
-    """Run trainer.train() and return runtime, tokens per second and peak memory."""
+@contextmanager
+def measure_training(trainer):
+    """Measure the `trainer.train()` call made inside the block; the yielded dict is filled when the block ends.
+
+        with measure_training(trainer) as train_metrics:
+            trainer.train()
+
+    It gets wall time, steps, the training loss Trainer reports, tokens per second (prompt and completion,
+    padding excluded: SFTConfig(include_num_input_tokens_seen="non_padding")) and peak memory, and prints one line.
+    """
+    result: dict = {}
     reset_peak_memory()
+    tokens_before = trainer.state.num_input_tokens_seen or 0
     started = time.perf_counter()
-    output = trainer.train()
+    yield result
     seconds = time.perf_counter() - started
-    tokens = trainer.state.num_input_tokens_seen
+    tokens = (trainer.state.num_input_tokens_seen or 0) - tokens_before
     memory, memory_kind = peak_memory_mb()
-    result = {
+    final_loss = next((entry["train_loss"] for entry in reversed(trainer.state.log_history) if "train_loss" in entry),
+                      float("nan"))
+    result.update({
         "train_seconds": round(seconds, 1),
         "steps": trainer.state.global_step,
-        "train_loss": round(float(output.training_loss), 4),
+        "train_loss": round(float(final_loss), 4),
         "tokens_seen": int(tokens),
         "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
         "peak_memory_mb": round(memory, 1),
         "peak_memory_kind": memory_kind,
-    }
+    })
     print(
         f"Trained {result['steps']} steps in {seconds:.0f} s: {result['tokens_per_second']:.0f} tokens/s "
         f"(prompt + completion, no padding), peak memory {memory:.0f} MB ({memory_kind})."
     )
+
+
+def train_and_measure(trainer) -> dict[str, float]:
+    """Run trainer.train() and return runtime, tokens per second and peak memory (see measure_training)."""
+    with measure_training(trainer) as result:
+        trainer.train()
     return result
