@@ -1,81 +1,23 @@
-"""Helpers for the experiments track: task metrics, a compute budget, and a boundary-weighted loss."""
+"""The experiments track (notebook 07): one run per call, its results file, its task scores, and the plots.
+
+Task metrics live in helpers.metrics, the boundary-weighted loss in helpers.boundary_loss."""
 
 from __future__ import annotations
 
 import gc
 import json
-import re
-import string
 import textwrap
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from datasets.utils import logging as datasets_logging
 from transformers import PrinterCallback
-from trl import SFTTrainer
 
+from helpers.boundary_loss import BoundaryWeightedSFTTrainer
 from helpers.display import progress_bars_off
-
-# --- Task metrics -------------------------------------------------------------------------------
-
-
-def accuracy(predictions: list[str], labels: list[str]) -> float:
-    """Share of predictions equal to their label (case and surrounding whitespace ignored)."""
-    if len(predictions) != len(labels) or not labels:
-        raise ValueError("accuracy needs equally many predictions and labels, at least one")
-    return sum(p.strip().lower() == t.strip().lower() for p, t in zip(predictions, labels)) / len(labels)
-
-
-def first_label(answer: str, choices: tuple[str, ...]) -> str:
-    """The first of `choices` that appears in a free-text answer, or '' (counted wrong)."""
-    words = re.findall(r"[a-z]+", answer.lower())
-    for word in words:
-        if word in choices:
-            return word
-    return ""
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD v1.1 normalization: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower()
-    text = "".join(char for char in text if char not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def exact_match(prediction: str, ground_truths: list[str]) -> float:
-    """SQuAD v1.1 exact match against the best of the ground truths (1.0 or 0.0)."""
-    return max(float(normalize_answer(prediction) == normalize_answer(truth)) for truth in ground_truths)
-
-
-def _f1(prediction: str, truth: str) -> float:
-    prediction_tokens, truth_tokens = normalize_answer(prediction).split(), normalize_answer(truth).split()
-    common = Counter(prediction_tokens) & Counter(truth_tokens)
-    shared = sum(common.values())
-    if shared == 0:
-        return 0.0
-    precision, recall = shared / len(prediction_tokens), shared / len(truth_tokens)
-    return 2 * precision * recall / (precision + recall)
-
-
-def token_f1(prediction: str, ground_truths: list[str]) -> float:
-    """SQuAD v1.1 token-overlap F1 against the best of the ground truths."""
-    return max(_f1(prediction, truth) for truth in ground_truths)
-
-
-def squad_scores(predictions: list[str], ground_truths: list[list[str]]) -> dict[str, float]:
-    """Mean exact match and F1, in percent as the SQuAD script reports them."""
-    if len(predictions) != len(ground_truths) or not predictions:
-        raise ValueError("squad_scores needs equally many predictions and answer lists, at least one")
-    n = len(predictions)
-    return {
-        "exact_match": 100 * sum(exact_match(p, t) for p, t in zip(predictions, ground_truths)) / n,
-        "f1": 100 * sum(token_f1(p, t) for p, t in zip(predictions, ground_truths)) / n,
-    }
-
+from helpers.metrics import accuracy, first_label, squad_scores
 
 # --- Compute budget -----------------------------------------------------------------------------
 
@@ -99,69 +41,6 @@ def compute_budget(parameters: int, training_tokens: int) -> dict[str, float]:
         "optimal_flops": 6 * parameters * optimal_tokens,
         "tokens_ratio": training_tokens / optimal_tokens,
     }
-
-
-# --- Boundary-weighted loss ---------------------------------------------------------------------
-
-
-def boundary_weights(labels: torch.Tensor, weight: float, window: int) -> torch.Tensor:
-    """Per-token weights for shifted labels: `weight` on the first `window` trained tokens of each row, else 1.
-
-    Ignored positions (-100) get weight 0.
-    """
-    trained = labels != -100
-    position_in_completion = torch.cumsum(trained.long(), dim=1)  # 1 for the first trained token
-    weights = torch.ones_like(labels, dtype=torch.float)
-    weights[position_in_completion <= window] = weight
-    return weights * trained.float()
-
-
-def make_boundary_weighted_loss(weight: float = 2.0, window: int = 4):
-    """Cross-entropy that weighs the first completion tokens more: f(outputs, labels) -> loss.
-
-    BoundaryWeightedSFTTrainer uses it for training steps; it also fits SFTTrainer's (deprecated)
-    `compute_loss_func` argument.
-
-    The first tokens after the prompt boundary decide the answer's format; the weighted mean puts
-    `weight` times the usual emphasis on the first `window` of them. weight=1 gives plain loss.
-    Without gradients (the trainer's evaluation) it returns plain completion-only cross-entropy, so
-    validation losses of weighted and plain runs stay comparable.
-    """
-
-    def loss_func(outputs, labels, num_items_in_batch=None):
-        effective_weight = weight if torch.is_grad_enabled() else 1.0
-        logits = outputs.logits[:, :-1, :].float()
-        targets = labels[:, 1:].to(logits.device)
-        per_token = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="none"
-        ).view_as(targets)
-        weights = boundary_weights(targets, effective_weight, window)
-        return (per_token * weights).sum() / weights.sum().clamp(min=1e-8)
-
-    return loss_func
-
-
-class BoundaryWeightedSFTTrainer(SFTTrainer):
-    """SFTTrainer whose training loss weighs the first completion tokens more (see make_boundary_weighted_loss).
-
-    TRL 1.x deprecates `compute_loss_func` (and runs an extra forward pass for it); subclassing and
-    overriding `compute_loss` is the documented way. Training steps use the weighted loss, one forward
-    pass each; evaluation goes through TRL's own loss, so validation losses compare with plain runs.
-    The loss is a weighted mean per micro-batch: with gradient accumulation > 1 each micro-batch counts
-    equally rather than each token.
-    """
-
-    def __init__(self, *args, boundary_weight: float = 2.0, boundary_window: int = 4, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.boundary_weight, self.boundary_window = boundary_weight, boundary_window
-        self._boundary_loss = make_boundary_weighted_loss(boundary_weight, boundary_window)
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if not model.training or self.boundary_weight == 1.0:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"}, use_cache=False)
-        loss = self._boundary_loss(outputs, inputs["labels"])
-        return (loss, outputs) if return_outputs else loss
 
 
 # --- Results files ------------------------------------------------------------------------------
@@ -413,30 +292,6 @@ def run_experiment(
     return row
 
 
-def cut_at_echo(answer: str, markers: tuple[str, ...] = ("###",)) -> str:
-    """The answer up to the first line that starts a new template section.
-
-    A model that never learned to stop runs on into a made-up `### Instruction:` of its own; the answer
-    to score is what came before. Applied to every model alike, so the comparison stays fair.
-    """
-    kept = []
-    for line in answer.split("\n"):
-        if line.lstrip().startswith(markers):
-            break
-        kept.append(line)
-    return "\n".join(kept).strip()
-
-
-def score_instructions(answers: list[str], records: list[dict]) -> dict:
-    """Exact match and token F1 (SQuAD normalization) of answers to instruction records, overall and per task."""
-    truths = [[record["output"]] for record in records]
-    overall = squad_scores(answers, truths)
-    by_task: dict[str, list[float]] = {}
-    for answer, record, truth in zip(answers, records, truths):
-        by_task.setdefault(record.get("task") or "all", []).append(exact_match(answer, truth))
-    return {**overall, "exact_match_by_task": {task: 100 * sum(v) / len(v) for task, v in sorted(by_task.items())}}
-
-
 # --- Plots, drawn from the results file ---------------------------------------------------------
 
 
@@ -510,8 +365,8 @@ def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
         axes[2].set_ylim(0, 115)
         axes[2].legend(fontsize=8, loc="upper right", ncol=3)
         save(figure, "targets")
-    if by_experiment.get("precision"):
-        chosen = by_experiment["precision"]
+    if by_experiment.get("method"):
+        chosen = by_experiment["method"]
         figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
         for row in chosen:
             steps, losses = zip(*row["eval_curve"])
@@ -525,7 +380,7 @@ def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
         axes[1].legend()
         axes[2].bar(names, [row["tokens_per_second"] or 0 for row in chosen], color="tab:green")
         axes[2].set(ylabel="tokens / s", title="Training speed")
-        save(figure, "precision")
+        save(figure, "method")
     if by_experiment.get("loss"):
         chosen = by_experiment["loss"]
         figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -1,9 +1,11 @@
-"""Task metrics: python_style adherence; ROUGE and BERTScore for summaries."""
+"""Task metrics: python_style adherence; ROUGE and BERTScore for summaries; accuracy, SQuAD EM/F1, instruction answers."""
 
 from __future__ import annotations
 
 import ast
 import re
+import string
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:\n```|$)", re.DOTALL)
@@ -188,3 +190,85 @@ def bertscore(predictions: list[str], references: list[str], model: str = "auto"
 def average_words(texts: list[str]) -> float:
     """Mean number of whitespace-separated words."""
     return sum(len(text.split()) for text in texts) / len(texts)
+
+
+# --- Classification and extractive QA (notebook 07), instruction answers (notebook 06) ---------
+
+
+def accuracy(predictions: list[str], labels: list[str]) -> float:
+    """Share of predictions equal to their label (case and surrounding whitespace ignored)."""
+    if len(predictions) != len(labels) or not labels:
+        raise ValueError("accuracy needs equally many predictions and labels, at least one")
+    return sum(p.strip().lower() == t.strip().lower() for p, t in zip(predictions, labels)) / len(labels)
+
+
+def first_label(answer: str, choices: tuple[str, ...]) -> str:
+    """The first of `choices` that appears in a free-text answer, or '' (counted wrong)."""
+    words = re.findall(r"[a-z]+", answer.lower())
+    for word in words:
+        if word in choices:
+            return word
+    return ""
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1 normalization: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower()
+    text = "".join(char for char in text if char not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, ground_truths: list[str]) -> float:
+    """SQuAD v1.1 exact match against the best of the ground truths (1.0 or 0.0)."""
+    return max(float(normalize_answer(prediction) == normalize_answer(truth)) for truth in ground_truths)
+
+
+def _f1(prediction: str, truth: str) -> float:
+    prediction_tokens, truth_tokens = normalize_answer(prediction).split(), normalize_answer(truth).split()
+    common = Counter(prediction_tokens) & Counter(truth_tokens)
+    shared = sum(common.values())
+    if shared == 0:
+        return 0.0
+    precision, recall = shared / len(prediction_tokens), shared / len(truth_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_f1(prediction: str, ground_truths: list[str]) -> float:
+    """SQuAD v1.1 token-overlap F1 against the best of the ground truths."""
+    return max(_f1(prediction, truth) for truth in ground_truths)
+
+
+def squad_scores(predictions: list[str], ground_truths: list[list[str]]) -> dict[str, float]:
+    """Mean exact match and F1, in percent as the SQuAD script reports them."""
+    if len(predictions) != len(ground_truths) or not predictions:
+        raise ValueError("squad_scores needs equally many predictions and answer lists, at least one")
+    n = len(predictions)
+    return {
+        "exact_match": 100 * sum(exact_match(p, t) for p, t in zip(predictions, ground_truths)) / n,
+        "f1": 100 * sum(token_f1(p, t) for p, t in zip(predictions, ground_truths)) / n,
+    }
+
+
+def cut_at_echo(answer: str, markers: tuple[str, ...] = ("###",)) -> str:
+    """The answer up to the first line that starts a new template section.
+
+    A model that never learned to stop runs on into a made-up `### Instruction:` of its own; the answer
+    to score is what came before. Applied to every model alike, so the comparison stays fair.
+    """
+    kept = []
+    for line in answer.split("\n"):
+        if line.lstrip().startswith(markers):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def score_instructions(answers: list[str], records: list[dict]) -> dict:
+    """Exact match and token F1 (SQuAD normalization) of answers to instruction records, overall and per task."""
+    truths = [[record["output"]] for record in records]
+    overall = squad_scores(answers, truths)
+    by_task: dict[str, list[float]] = {}
+    for answer, record, truth in zip(answers, records, truths):
+        by_task.setdefault(record.get("task") or "all", []).append(exact_match(answer, truth))
+    return {**overall, "exact_match_by_task": {task: 100 * sum(v) / len(v) for task, v in sorted(by_task.items())}}

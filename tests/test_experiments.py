@@ -8,19 +8,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from helpers.experiments import (
-    accuracy,
-    append_rows,
-    boundary_weights,
-    compute_budget,
-    exact_match,
-    first_label,
-    make_boundary_weighted_loss,
-    normalize_answer,
-    read_rows,
-    squad_scores,
-    token_f1,
-)
+from helpers.boundary_loss import boundary_weights, make_boundary_weighted_loss
+from helpers.experiments import append_rows, compute_budget, read_rows
+from helpers.metrics import accuracy, exact_match, first_label, normalize_answer, squad_scores, token_f1
 
 
 def test_accuracy_ignores_case_and_whitespace_and_checks_lengths():
@@ -202,7 +192,7 @@ def test_training_moves_the_validation_loss(tiny_rows):
 
 
 def test_instruction_scores_per_task():
-    from helpers.experiments import score_instructions
+    from helpers.metrics import score_instructions
 
     records = [{"output": "Paris", "task": "capital"}, {"output": "cold", "task": "antonym"},
                {"output": "The capital of Peru is Lima.", "task": "capital"}]
@@ -214,7 +204,7 @@ def test_instruction_scores_per_task():
 
 
 def test_cut_at_echo_keeps_the_answer_before_a_new_section():
-    from helpers.experiments import cut_at_echo
+    from helpers.metrics import cut_at_echo
 
     assert cut_at_echo("The capital is Dublin.\n\n### Instruction:\nWhat is...") == "The capital is Dublin."
     assert cut_at_echo("cold") == "cold"
@@ -235,7 +225,7 @@ def test_plots_are_drawn_from_rows_and_a_rerun_replaces_its_row(tmp_path):
     rows += [_row("rank", f"r={r}", 50 + r, r=r) for r in (4, 8, 16)]
     rows += [_row("targets", f"{kind}, r={r}", 60, r=r) for r in (4, 8, 16)
              for kind in ("attention only", "attention + MLP")]
-    rows += [_row("precision", name, 70) for name in ("QLoRA (4-bit base)", "LoRA (full-precision base)",
+    rows += [_row("method", name, 70) for name in ("QLoRA (4-bit base)", "LoRA (full-precision base)",
                                                       "full fine-tuning")]
     rows += [_row("loss", "plain completion-only", 70), _row("loss", "boundary x3, first 3", 72)]
     rows.append(_row("rank", "r=4", 90, r=4))  # a rerun of r=4
@@ -243,6 +233,6 @@ def test_plots_are_drawn_from_rows_and_a_rerun_replaces_its_row(tmp_path):
     assert len(latest) == len(rows) - 1
     assert task_score(next(row for row in latest if row["name"] == "r=4")) == 90
     saved = plot_experiments(rows, tmp_path)
-    assert set(saved) == {"rank", "targets", "precision", "loss"}
+    assert set(saved) == {"rank", "targets", "method", "loss"}
     assert all(path.stat().st_size > 10_000 for path in saved.values())
     assert plot_experiments([_row("base", "untouched", 40)], tmp_path / "only_base") == {}

@@ -98,15 +98,15 @@ def test_experiment_results_file_is_complete(experiments_run):
     assert names == {
         ("base", "untouched"), ("rank", "r=4"), ("rank", "r=16"),
         ("targets", "attention only, r=16"), ("targets", "attention + MLP, r=16"),
-        ("precision", "QLoRA (4-bit base)"), ("precision", "LoRA (full-precision base)"),
-        ("precision", "full fine-tuning"), ("loss", "plain completion-only"), ("loss", "boundary x3, first 3"),
+        ("method", "QLoRA (4-bit base)"), ("method", "LoRA (full-precision base)"),
+        ("method", "full fine-tuning"), ("loss", "plain completion-only"), ("loss", "boundary x3, first 3"),
     }
     for row in rows:
         for field in ("trainable_params", "weights_mb", "peak_memory_mb", "eval_loss", "eval_curve",
                       "sentiment_accuracy", "qa_exact_match", "qa_f1", "tokens_seen"):
             assert field in row, (row["name"], field)
     summary = read_results(results_dir, "07_experiments")
-    assert set(summary["plots"]) == {"rank", "targets", "precision", "loss"}
+    assert set(summary["plots"]) == {"rank", "targets", "method", "loss"}
     assert all(Path(path).stat().st_size > 10_000 for path in summary["plots"].values())
     assert any(line.startswith("Boundary-weighted loss") for line in summary["summary"])
 
@@ -117,7 +117,7 @@ def test_experiment_comparisons_hold(experiments_run):
     assert rows[("rank", "r=4")]["trainable_params"] * 4 == rows[("rank", "r=16")]["trainable_params"]
     assert (rows[("targets", "attention only, r=16")]["trainable_params"]
             < rows[("targets", "attention + MLP, r=16")]["trainable_params"])
-    qlora, lora, full = (rows[("precision", name)] for name in
+    qlora, lora, full = (rows[("method", name)] for name in
                          ("QLoRA (4-bit base)", "LoRA (full-precision base)", "full fine-tuning"))
     assert qlora["weights_mb"] < lora["weights_mb"]
     assert full["trainable_params"] == full["total_params"] > lora["trainable_params"]
