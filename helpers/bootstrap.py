@@ -187,6 +187,9 @@ def prepare_runtime(course: Path | str, *, run=subprocess.run) -> dict:
     for gpu in gpus:
         check_capability(gpu["capability"], gpu["name"])
     pinned = use_one_gpu(gpus)
+    from helpers.quiet import quiet_known_noise  # after the installs: it imports datasets
+
+    quiet_known_noise()
     if pinned is not None:
         if "torch" in sys.modules and getattr(sys.modules["torch"].cuda, "is_initialized", lambda: False)():
             print("CUDA was already started in this kernel: restart it and run this cell first.")

@@ -37,7 +37,7 @@ def _percent(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
-def _headline(notebook: str, r: dict) -> str:
+def key_numbers(notebook: str, r: dict) -> str:
     """The key numbers of one notebook's results, before -> after, in words a learner can act on."""
     if notebook.startswith("00"):
         hardware = r.get("hardware", {})
@@ -69,6 +69,17 @@ def _headline(notebook: str, r: dict) -> str:
     return ""
 
 
+def recap(results_path: str | Path) -> str:
+    """Print (and return) one notebook's key numbers from the results file it just wrote, with its minutes."""
+    path = Path(results_path)
+    notebook = path.name.removesuffix(RESULT_SUFFIX)
+    results = json.loads(path.read_text(encoding="utf-8"))
+    minutes = f", {results['seconds'] / 60:.1f} min" if isinstance(results.get("seconds"), (int, float)) else ""
+    line = f"This run ({notebook}{minutes}): {key_numbers(notebook, results)}."
+    print(line)
+    return line
+
+
 def summary_table(root: str | Path, notebooks: set[str] | None = None) -> str:
     """One row per notebook: minutes, its key numbers (before -> after) and the folder holding its results.
 
@@ -79,7 +90,7 @@ def summary_table(root: str | Path, notebooks: set[str] | None = None) -> str:
         if notebooks is not None and notebook not in notebooks:
             continue
         try:
-            headline = _headline(notebook, results)
+            headline = key_numbers(notebook, results)
         except (KeyError, TypeError, ValueError):  # a results file from an older version of the notebook
             headline = "(results file from another version: rerun the notebook)"
         minutes = f"{results['seconds'] / 60:.1f}" if isinstance(results.get("seconds"), (int, float)) else "?"

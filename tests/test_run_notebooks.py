@@ -111,3 +111,19 @@ def test_clear_checkpoints_removes_only_checkpoint_folders(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-notes", "final"]
     assert "Removed 3 checkpoint folder(s)" in capsys.readouterr().out
     assert clear_checkpoints(tmp_path) == 0
+
+
+def test_every_notebook_ends_with_bookkeeping_then_a_recap_with_its_numbers_and_a_next_link():
+    import nbformat
+
+    notebooks = run_notebooks.course_notebooks()
+    for position, path in enumerate(notebooks):
+        cells = nbformat.read(path, as_version=4).cells
+        recap_md, recap_code = cells[-2], cells[-1]
+        assert recap_md.cell_type == "markdown" and recap_md.source.startswith("## Recap"), path.name
+        assert "What you learned" in recap_md.source and "**Next:**" in recap_md.source, path.name
+        assert recap_code.source.strip().endswith("recap(results_path)"), path.name
+        if position + 1 < len(notebooks):
+            assert f"]({notebooks[position + 1].name})" in recap_md.source, f"{path.name} must link to the next notebook"
+        writer = max(i for i, cell in enumerate(cells) if "results_path = write_results(" in cell.source)
+        assert "**Bookkeeping**" in cells[writer - 1].source, f"{path.name}: label the results cell as bookkeeping"
