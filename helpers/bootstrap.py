@@ -231,11 +231,12 @@ def setup_cell_index(cells: list) -> int:
 
 
 def sync(project_root: Path) -> list[str]:
-    """Write SETUP_CELL into every notebook and the badges into the README; returns the files changed."""
+    """Write SETUP_CELL into every notebook (the solutions too) and the badges into the README; returns the files changed."""
     import json
 
     changed = []
-    for path in sorted((project_root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    notebooks = project_root / "notebooks"
+    for path in sorted([*notebooks.glob("[0-9][0-9]_*.ipynb"), *notebooks.glob("solutions/[0-9][0-9]_*.ipynb")]):
         content = json.loads(path.read_text(encoding="utf-8"))
         cells = content["cells"]
         index = setup_cell_index(cells)

@@ -35,6 +35,11 @@ def course_notebooks() -> list[Path]:
     return sorted(path for path in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
+def solution_notebooks() -> list[Path]:
+    """The exercise solutions, one per chapter, in order."""
+    return sorted(path for path in (NOTEBOOK_DIR / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+
+
 def execute_notebook(notebook: Path, output_dir: Path, parameters: dict | None = None) -> Path:
     """Run one notebook top to bottom with papermill, from the notebooks folder; returns the executed copy.
 

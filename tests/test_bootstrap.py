@@ -38,7 +38,9 @@ def _cells(notebook: Path) -> list[dict]:
 
 
 def test_every_notebook_starts_with_the_same_setup_cell():
-    for notebook in course_notebooks():
+    from helpers.run_notebooks import solution_notebooks
+
+    for notebook in [*course_notebooks(), *solution_notebooks()]:
         cells = _cells(notebook)
         code = [cell for cell in cells if cell["cell_type"] == "code"]
         assert "".join(code[0]["source"]) == SETUP_CELL, f"{notebook.name}: run `python -m helpers.bootstrap sync`"

@@ -23,7 +23,7 @@ QUICK = {
     "00_setup": {},
     "01_baseline_inference": {"N_TEST": 16, "MAX_NEW_TOKENS": 96},
     "02_completion_only_sft": {"MAX_STEPS": 16, "BATCH_SIZE": 8, "N_VAL": 8},
-    "03_adapter_saving": {"RESUME_EXTRA_STEPS": 1},
+    "03_adapter_saving": {"RESUME_EXTRA_STEPS": 2},  # the first resumed step follows the checkpoint, not the config
     "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2},
 }
 
@@ -55,7 +55,10 @@ def walk(tmp_path_factory):
 
 
 def test_notebooks_are_stored_clean_with_one_parameters_cell():
-    for notebook in course_notebooks():
+    from helpers.run_notebooks import solution_notebooks
+
+    assert len(solution_notebooks()) == 7  # one per chapter, 01 to 07
+    for notebook in [*course_notebooks(), *solution_notebooks()]:
         content = nbformat.read(notebook, as_version=4)
         code = [cell for cell in content.cells if cell.cell_type == "code"]
         assert all(not cell.outputs and cell.execution_count is None for cell in code), notebook.name
@@ -140,7 +143,7 @@ def test_adapter_reloads_to_the_same_answers_and_resumes(walk):
     # equals the uninterrupted run's.
     assert saving["resumed_from_step"] == QUICK["02_completion_only_sft"]["MAX_STEPS"] // 2
     rates = saving["resumed_learning_rates"]
-    assert rates and all(step > saving["resumed_from_step"] for step, _, _ in rates)
+    assert rates and all(step >= saving["resumed_from_step"] + 2 for step, _, _ in rates)
     assert all(resumed == pytest.approx(original, rel=1e-9) for _, resumed, original in rates)
     assert saving["schedule_kept"] is True and any(original > 0 for _, _, original in rates)
 
