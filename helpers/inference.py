@@ -6,8 +6,46 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import GenerationConfig
 
 from helpers.templates import format_record, get_template
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """Every id that ends an answer: the model's generation config's EOS id(s) and the tokenizer's EOS.
+
+    Qwen2.5-Instruct lists two (`<|im_end|>` and `<|endoftext|>`); passing only the tokenizer's would drop one.
+    """
+    listed = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    listed = [] if listed is None else [listed] if isinstance(listed, int) else list(listed)
+    ids = listed + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+    return list(dict.fromkeys(int(token_id) for token_id in ids))
+
+
+def greedy_generation_config(model, tokenizer, max_new_tokens: int = 128) -> GenerationConfig:
+    """Plain greedy decoding, whatever the model's own generation config says.
+
+    `generate()` fills every setting it is not given from `model.generation_config`: Qwen2.5-Instruct's carries
+    sampling (temperature 0.7, top-p 0.8, top-k 20) and `repetition_penalty=1.1`, which pushes answers away from
+    copying the prompt (function names, quoted spans). Here every setting that changes the next-token choice is
+    set to its neutral value, and generation stops at every EOS id (see stop_token_ids).
+    """
+    return GenerationConfig(
+        do_sample=False,  # take the most likely token; temperature, top-p and top-k are then not used
+        num_beams=1,
+        repetition_penalty=1.0,  # 1.0 = no penalty (Qwen2.5 ships 1.1)
+        no_repeat_ngram_size=0,
+        min_new_tokens=0,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=stop_token_ids(model, tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def cut_at_stop(tokens: torch.Tensor, stop_ids: list[int]) -> tuple[torch.Tensor, bool]:
+    """The generated tokens before the first stop id, and whether one was found."""
+    hits = torch.isin(tokens, torch.tensor(stop_ids, device=tokens.device)).nonzero()
+    return (tokens[: hits[0].item()], True) if len(hits) else (tokens, False)
 
 
 def build_prompts(records: list[dict], template: str, tokenizer) -> list[str]:
@@ -31,6 +69,7 @@ def generate_with_stats(
 ) -> tuple[list[str], dict[str, float]]:
     """Greedy answers to prompts, in length-sorted left-padded batches, with time and token counts.
 
+    Decoding is plain greedy whatever the model's generation config says (see greedy_generation_config).
     Left padding keeps every prompt's last token next to the first generated one; sorting by
     length keeps padding per batch small. Answers come back in the order of `prompts`.
     """
@@ -40,6 +79,8 @@ def generate_with_stats(
     order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
     answers: list[str] = [""] * len(prompts)
     new_tokens = 0
+    generation_config = greedy_generation_config(model, tokenizer, max_new_tokens)
+    stop_ids = generation_config.eos_token_id
     saved_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     was_training = model.training
@@ -50,19 +91,12 @@ def generate_with_stats(
             indices = order[start : start + batch_size]
             batch = tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True).to(model.device)
             with torch.inference_mode():
-                output = model.generate(
-                    **batch,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                )
+                output = model.generate(**batch, generation_config=generation_config)
             generated = output[:, batch["input_ids"].shape[1] :]
             for index, tokens in zip(indices, generated):
-                # Everything after the first EOS is padding of a sequence that finished early.
-                stop = (tokens == tokenizer.eos_token_id).nonzero()
-                answer_tokens = tokens[: stop[0].item()] if len(stop) else tokens
-                new_tokens += len(answer_tokens) + (1 if len(stop) else 0)
+                # Everything after the first stop id is padding of a sequence that finished early.
+                answer_tokens, stopped = cut_at_stop(tokens, stop_ids)
+                new_tokens += len(answer_tokens) + int(stopped)
                 answers[index] = tokenizer.decode(answer_tokens, skip_special_tokens=True).strip()
     finally:
         tokenizer.padding_side = saved_side

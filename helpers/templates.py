@@ -230,3 +230,62 @@ def to_prompt_completion(
             f"{statuses.count('dropped')} dropped (completion alone too long)."
         )
     return kept
+
+
+# --- Conversational data: `messages` and assistant_only_loss -------------------------------------------------
+# SFTTrainer(assistant_only_loss=True) trains only the assistant turns of `messages` data. It finds them through
+# `{% generation %}` ... `{% endgeneration %}` markers in the chat template, which most models' templates lack.
+# TRL ships marked "training" variants of the templates it knows (Qwen2.5's among them) and swaps them in itself;
+# SmolLM2's template is not among them, so the course keeps a marked copy of it here.
+
+SMOLLM2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# The same text, with each assistant message and its end-of-turn token (<|im_end|>) inside generation markers:
+# that token is how the model learns to stop, so it must be trained.
+SMOLLM2_TRAINING_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}"
+    "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{% else %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def training_chat_template(tokenizer) -> str:
+    """The tokenizer's chat template with `{% generation %}` markers, as `assistant_only_loss=True` needs.
+
+    It renders the same text as the tokenizer's own template: TRL's training variant for the templates TRL
+    knows (Qwen2.5, Llama 3, Gemma, Phi-3, ...), the course's for SmolLM2; an unknown template is a clear error.
+    """
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    template = tokenizer.chat_template
+    if not template:
+        raise ValueError(f"{tokenizer.name_or_path} has no chat template: conversational data needs one.")
+    if has_generation_markers(template):
+        return template
+    if template == SMOLLM2_CHAT_TEMPLATE:
+        return SMOLLM2_TRAINING_CHAT_TEMPLATE
+    try:
+        patched = get_training_chat_template(tokenizer)
+    except ValueError as error:
+        raise ValueError(
+            f"Neither TRL nor the course has a training variant of {tokenizer.name_or_path}'s chat template. "
+            "Copy the template and put each assistant message, with its end-of-turn token, between "
+            "{% generation %} and {% endgeneration %}; or train on prompt/completion data instead."
+        ) from error
+    return patched or template
+
+
+def to_messages(records: list[dict], system: str | None = None) -> dict[str, list[dict]]:
+    """One conversation from instruction/output records: a user turn and an assistant turn per record."""
+    messages = [{"role": "system", "content": system}] if system else []
+    for record in records:
+        messages.append({"role": "user", "content": _user_message(record)})
+        messages.append({"role": "assistant", "content": record["output"]})
+    return {"messages": messages}

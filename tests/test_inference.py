@@ -86,3 +86,56 @@ def test_agreement_counts_identical_answers():
     assert agreement(["a", "b", "c", "d"], ["a", "x", "c", "d"]) == 0.75
     with pytest.raises(ValueError):
         agreement(["a"], [])
+
+
+def _argmax_continuation(model, input_ids: torch.Tensor, steps: int) -> list[int]:
+    """Plain greedy decoding written out: the most likely next token, `steps` times, no cache, no processors."""
+    ids = input_ids.clone()
+    with torch.inference_mode():
+        for _ in range(steps):
+            next_id = model(input_ids=ids).logits[0, -1].argmax()
+            ids = torch.cat([ids, next_id.view(1, 1)], dim=1)
+    return ids[0, input_ids.shape[1]:].tolist()
+
+
+@pytest.fixture
+def model_with_qwen_generation_defaults(offline_model_and_tokenizer):
+    """The offline model, for one test, with a generation config laid out like Qwen2.5-Instruct's."""
+    model, tokenizer = offline_model_and_tokenizer
+    saved = model.generation_config
+    yield model, tokenizer
+    model.generation_config = saved
+
+
+def test_greedy_is_greedy_and_stops_at_every_eos_whatever_the_models_generation_config(
+        model_with_qwen_generation_defaults):
+    """Qwen2.5-Instruct's generation config samples, penalises repetition (1.1) and lists two EOS ids."""
+    from transformers import GenerationConfig
+
+    from helpers.inference import greedy_generation_config, stop_token_ids
+
+    model, tokenizer = model_with_qwen_generation_defaults
+    prompt = build_prompts([REQUESTS[1]], "chatml", tokenizer)[0]
+    inputs = tokenizer(prompt, return_tensors="pt")
+    reference = _argmax_continuation(model, inputs["input_ids"], 16)
+    # A second EOS id that plain greedy decoding reaches at its 6th token, and that the tokenizer does not know.
+    second_eos = next(t for t in reference[5:] if t not in reference[:5] and t != tokenizer.eos_token_id)
+    stop_at = reference.index(second_eos)
+    model.generation_config = GenerationConfig(
+        do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.1,
+        eos_token_id=[tokenizer.eos_token_id, second_eos], pad_token_id=tokenizer.pad_token_id)
+    assert stop_token_ids(model, tokenizer) == [tokenizer.eos_token_id, second_eos]
+
+    # What the old call did: do_sample=False with one eos_token_id keeps the penalty and drops the second EOS id.
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        old = model.generate(**inputs, max_new_tokens=16, do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                             pad_token_id=tokenizer.pad_token_id)[0, inputs["input_ids"].shape[1]:].tolist()
+    assert old != reference[: len(old)], "the inherited repetition penalty must change this model's greedy answer"
+
+    with torch.inference_mode():
+        new = model.generate(**inputs, generation_config=greedy_generation_config(model, tokenizer, 16))
+    new = new[0, inputs["input_ids"].shape[1]:].tolist()
+    assert new == reference[: stop_at + 1], "greedy up to and including the second EOS id, then stop"
+    answer = generate_with_stats(model, tokenizer, [prompt], max_new_tokens=16)[0][0]
+    assert answer == tokenizer.decode(reference[:stop_at], skip_special_tokens=True).strip()

@@ -79,11 +79,13 @@ def test_the_closing_summary_is_one_readable_row_per_notebook(tmp_path):
 
 # The library objects a notebook teaches, written out in its own code cells (not only inside a helper).
 TAUGHT_IN_CODE = {
-    "01_baseline_inference": ["apply_chat_template(", "add_generation_prompt=True", ".generate("],
+    "01_baseline_inference": ["apply_chat_template(", "add_generation_prompt=True", ".generate(", "GenerationConfig(",
+                              "repetition_penalty=1.0"],
     "02_completion_only_sft": ["BitsAndBytesConfig(", "prepare_model_for_kbit_training(", "LoraConfig(", "get_peft_model(",
                                "SFTConfig(", "max_length=", "completion_only_loss=True", "bf16=profile.bf16",
                                "fp16=profile.fp16", "optim=profile.optim", "lr_scheduler_type=", "eval_strategy=",
-                               "save_steps=", "SFTTrainer(", "trainer.train()"],
+                               "save_steps=", "SFTTrainer(", "trainer.train()", "assistant_only_loss=True",
+                               "training_chat_template("],
     "03_adapter_saving": ["PeftModel.from_pretrained(", "resume_from_checkpoint=", "TrainerCallback"],
     "04_merged_vs_adapter_inference": ["PeftModel.from_pretrained(", "merge_and_unload()", "save_pretrained(",
                                        "AutoModelForCausalLM.from_pretrained(merged_dir"],

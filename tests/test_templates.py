@@ -189,3 +189,88 @@ def test_python_style_train_split_fits_and_keeps_every_example(offline_tokenizer
     data = to_prompt_completion(load_bundled("python_style", "train"), "chatml", offline_tokenizer, max_length=384,
                                 verbose=False)
     assert len(data) == len(load_bundled("python_style", "train"))
+
+
+# --- messages data and assistant_only_loss ---------------------------------------------------------------------
+
+CONVERSATION = [
+    {"role": "user", "content": "Write a function that doubles a number."},
+    {"role": "assistant", "content": "def double(x: int) -> int:\n    return 2 * x"},
+    {"role": "user", "content": "And one that halves it?"},
+    {"role": "assistant", "content": "def half(x: float) -> float:\n    return x / 2"},
+]
+
+
+@pytest.fixture(params=["smollm2", "qwen2.5"])
+def chat_tokenizer(request, offline_tokenizer, tiny_tokenizer):
+    """SmolLM2's tokenizer with its own template, and the Qwen2.5-laid-out tokenizer with Qwen2.5's real template."""
+    import copy
+
+    from trl.chat_template_utils import qwen2_5_chat_template
+
+    if request.param == "smollm2":
+        return copy.deepcopy(offline_tokenizer)
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = qwen2_5_chat_template  # byte for byte what Qwen2.5-*-Instruct ships
+    return tokenizer
+
+
+@pytest.mark.parametrize("system", [None, "You write Python."])
+def test_training_chat_template_renders_the_same_text_as_the_original(chat_tokenizer, system):
+    from trl.chat_template_utils import has_generation_markers
+
+    from helpers.templates import training_chat_template
+
+    original = chat_tokenizer.chat_template
+    training = training_chat_template(chat_tokenizer)
+    assert training != original and has_generation_markers(training)
+    messages = ([{"role": "system", "content": system}] if system else []) + CONVERSATION
+    for history, generation_prompt in ((messages, False), (messages[:3], True)):
+        assert chat_tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=generation_prompt,
+                                                  chat_template=training) == \
+            chat_tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def test_assistant_only_loss_trains_exactly_the_assistant_turns_and_their_end_token(chat_tokenizer, tiny_model,
+                                                                                       tmp_path, cpu_profile):
+    from trl.chat_template_utils import is_chat_template_stop_token_trained
+
+    from helpers.templates import training_chat_template
+
+    chat_tokenizer.chat_template = training_chat_template(chat_tokenizer)
+    assert is_chat_template_stop_token_trained(chat_tokenizer)
+    config = replace(make_sft_config(cpu_profile, str(tmp_path), max_steps=1, verbose=False),
+                     completion_only_loss=None, assistant_only_loss=True)
+    trainer = SFTTrainer(model=tiny_model, args=config, train_dataset=Dataset.from_list([{"messages": CONVERSATION}]),
+                         processing_class=chat_tokenizer)
+    row = trainer.train_dataset[0]
+    trained = [token for token, label in zip(row["input_ids"], row["labels"]) if label != IGNORE_INDEX]
+    assert all(label in (IGNORE_INDEX, token) for token, label in zip(row["input_ids"], row["labels"]))
+    text = chat_tokenizer.decode(trained)
+    # Both answers and the <|im_end|> closing each are trained; no system, user or header token is.
+    for turn in (CONVERSATION[1], CONVERSATION[3]):
+        assert turn["content"] + "<|im_end|>" in text
+    assert text.replace("\n", "") == "".join(t["content"].replace("\n", "") + "<|im_end|>" for t in CONVERSATION[1::2])
+    assert trained.count(chat_tokenizer.convert_tokens_to_ids("<|im_end|>")) == 2
+    assert "user" not in text and "system" not in text and "double a number" not in text
+
+
+def test_an_unknown_chat_template_gets_a_clear_error(offline_tokenizer):
+    import copy
+
+    from helpers.templates import training_chat_template
+
+    tokenizer = copy.deepcopy(offline_tokenizer)
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    with pytest.raises(ValueError, match="generation"):
+        training_chat_template(tokenizer)
+
+
+def test_to_messages_builds_alternating_turns():
+    from helpers.templates import to_messages
+
+    records = [{"instruction": "Double it.", "input": "", "output": "2x"},
+               {"instruction": "Halve it.", "input": "4", "output": "2"}]
+    messages = to_messages(records, system="Be brief.")["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert messages[3]["content"] == "Halve it.\n\n4" and messages[4]["content"] == "2"
