@@ -162,3 +162,47 @@ def agreement(answers_a: list[str], answers_b: list[str]) -> float:
     if len(answers_a) != len(answers_b) or not answers_a:
         raise ValueError("agreement needs two non-empty answer lists of the same length")
     return sum(a == b for a, b in zip(answers_a, answers_b)) / len(answers_a)
+
+
+PROBE_PROMPTS = [
+    "Write a Python function that returns the square of a number.",
+    "Summarize: The council approved the new budget on Tuesday after a long debate about road repairs.",
+]
+
+
+def logits_are_finite(model, tokenizer, prompts: list[str] | None = None) -> bool:
+    """Whether the model's logits on a small probe batch are all finite (no inf or NaN)."""
+    saved_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        batch = tokenizer(prompts or PROBE_PROMPTS, return_tensors="pt", padding=True).to(model.device)
+    finally:
+        tokenizer.padding_side = saved_side
+    with torch.inference_mode():
+        logits = model(**batch).logits
+    return bool(torch.isfinite(logits[batch["attention_mask"].bool()]).all())
+
+
+def guard_half_precision(model, tokenizer, prompts: list[str] | None = None, verbose: bool = True):
+    """Return the model as it is, or in a wider dtype when its fp16 logits overflow on a probe batch.
+
+    fp16 holds values up to 65504; some models (Qwen2-family among those reported) exceed that in their
+    activations, and the logits become inf/NaN: every answer and score after that would be wrong. The fallback
+    is bf16 where the GPU has it (compute capability 8+), else fp32, said in one line. A 4-bit model cannot
+    change dtype: it stops with a clear error instead.
+    """
+    parameter = next(model.parameters())
+    if parameter.dtype != torch.float16 or logits_are_finite(model, tokenizer, prompts):
+        return model
+    if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
+        raise RuntimeError("fp16 compute overflows in this quantized model (non-finite logits on a probe batch): "
+                           "load it with bnb_4bit_compute_dtype=torch.float32 (or bf16 on an Ampere or newer GPU).")
+    wide = parameter.device.type == "cuda" and torch.cuda.get_device_capability(parameter.device)[0] >= 8
+    fallback = torch.bfloat16 if wide else torch.float32
+    if verbose:
+        print(f"fp16 overflowed on a probe batch (non-finite logits): this model runs in "
+              f"{str(fallback).removeprefix('torch.')} instead.")
+    model = model.to(fallback)
+    if not logits_are_finite(model, tokenizer, prompts):
+        raise RuntimeError(f"The model's logits are not finite even in {fallback}: its weights are broken.")
+    return model

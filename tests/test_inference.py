@@ -139,3 +139,25 @@ def test_greedy_is_greedy_and_stops_at_every_eos_whatever_the_models_generation_
     assert new == reference[: stop_at + 1], "greedy up to and including the second EOS id, then stop"
     answer = generate_with_stats(model, tokenizer, [prompt], max_new_tokens=16)[0][0]
     assert answer == tokenizer.decode(reference[:stop_at], skip_special_tokens=True).strip()
+
+
+def test_fp16_guard_keeps_a_healthy_model_and_widens_one_that_overflows(tiny_tokenizer, cpu_profile, capsys):
+    from helpers.inference import guard_half_precision, logits_are_finite
+
+    model, _ = load_model_and_tokenizer(TINY_PRESET, cpu_profile, verbose=False)
+    healthy = model.half().eval()
+    assert guard_half_precision(healthy, tiny_tokenizer) is healthy
+    assert next(healthy.parameters()).dtype == torch.float16 and capsys.readouterr().out == ""
+
+    # Activations past fp16's 65504 from finite weights (the largest is about 70): the first layer's MLP, scaled
+    # up 1000x, overflows in fp16 and not in fp32.
+    with torch.no_grad():
+        for layer in (healthy.model.layers[0].mlp.gate_proj, healthy.model.layers[0].mlp.up_proj,
+                      healthy.model.layers[0].mlp.down_proj):
+            layer.weight.mul_(1000)
+    assert all(torch.isfinite(p).all() for p in healthy.parameters())
+    assert not logits_are_finite(healthy, tiny_tokenizer)
+    guarded = guard_half_precision(healthy, tiny_tokenizer)
+    assert next(guarded.parameters()).dtype == torch.float32
+    assert logits_are_finite(guarded, tiny_tokenizer)
+    assert "fp16 overflowed on a probe batch" in capsys.readouterr().out
