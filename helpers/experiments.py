@@ -138,6 +138,10 @@ class RunSettings:
     n_val_per_task: int = 12
     n_eval_per_task: int = 24
     seed: int = 42
+    # One optimizer for every run, so that speed and memory compare the methods and not the optimizers. Plain
+    # AdamW everywhere: paged 8-bit AdamW (the QLoRA paper's, and notebook 02's on a GPU) would shrink only the
+    # full fine-tuning run's optimizer state, which is the one difference it makes.
+    optim: str = "adamw_torch"
 
 
 def _time_evaluations(trainer) -> list[float]:
@@ -240,6 +244,7 @@ def run_experiment(
             warmup_steps=max(1, settings.max_steps // 10),
             seed=settings.seed,
             disable_tqdm=True,
+            optim=settings.optim,  # the same for every method (see RunSettings.optim)
         )
         extra = {}
         if boundary_weight != 1.0:
@@ -247,6 +252,7 @@ def run_experiment(
                      "boundary_window": boundary_window}
         trainer = build_sft_trainer(model, tokenizer, profile, config, train, val, **extra)
         trainer.remove_callback(PrinterCallback)  # one summary line per run instead of every log dict
+        row["optim"] = getattr(trainer.args.optim, "value", str(trainer.args.optim))  # what the trainer really uses
         # Before training every LoRA run of a grid is its base model (lora_B starts at zero): measure once per base.
         base_key = (preset, method == "qlora", str(next(model.parameters()).dtype), profile.precision,
                     settings.n_val_per_task, settings.max_length, settings.batch_size)

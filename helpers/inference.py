@@ -117,6 +117,22 @@ def generate_one_at_a_time(model, tokenizer, prompts: list[str], max_new_tokens:
     return [generate_answers(model, tokenizer, [prompt], max_new_tokens, batch_size=1)[0] for prompt in prompts]
 
 
+def match_training_dtypes(base_model, prepared_in_training: bool):
+    """Give a freshly loaded base the dtypes that training gave it, so a reloaded adapter answers as the trained model.
+
+    On a 4-bit base, training called `prepare_model_for_kbit_training`, which casts every parameter that is not
+    4-bit (embeddings, norms, Qwen's q/k/v biases) from fp16/bf16 to fp32. A base reloaded without that call keeps
+    them in half precision, and on a GPU its logits, and so some greedy answers, differ. The same call here
+    makes the two models compute alike. `prepared_in_training`: whether training prepared the base (02 saves it
+    as `load_in_4bit`). A full-precision CPU base has nothing to cast.
+    """
+    if not prepared_in_training:
+        return base_model
+    from peft import prepare_model_for_kbit_training
+
+    return prepare_model_for_kbit_training(base_model, use_gradient_checkpointing=False)
+
+
 def load_adapter(base_model, adapter_dir: str | Path):
     """Put a saved LoRA adapter on a freshly loaded base model, ready for inference."""
     from peft import PeftModel

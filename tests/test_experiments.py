@@ -165,6 +165,7 @@ def test_every_run_writes_a_complete_row(tiny_rows):
         assert ROW_FIELDS <= set(row), row["name"]
         assert 0 <= row["sentiment_accuracy"] <= 1 and 0 <= row["qa_f1"] <= 100
         assert len(row["sentiment_answers"]) == len(row["qa_answers"]) == 4
+    assert {row["optim"] for row in written} == {"adamw_torch"}, "one optimizer for every method"
 
 
 def test_trainable_parameters_follow_the_method(tiny_rows):

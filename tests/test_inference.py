@@ -161,3 +161,30 @@ def test_fp16_guard_keeps_a_healthy_model_and_widens_one_that_overflows(tiny_tok
     assert next(guarded.parameters()).dtype == torch.float32
     assert logits_are_finite(guarded, tiny_tokenizer)
     assert "fp16 overflowed on a probe batch" in capsys.readouterr().out
+
+
+def test_a_reloaded_adapter_matches_the_trained_model_only_on_a_base_prepared_as_in_training(tmp_path, cpu_profile):
+    """The GPU case simulated on a CPU: a half-precision base that training cast to fp32 (norms, embeddings, biases)."""
+    from peft import prepare_model_for_kbit_training
+
+    from helpers.inference import match_training_dtypes
+
+    def half_base():
+        model, tokenizer = load_model_and_tokenizer(TINY_PRESET, cpu_profile, verbose=False)
+        return model.to(torch.bfloat16).eval(), tokenizer
+
+    trained, tokenizer = half_base()
+    trained = prepare_model_for_kbit_training(trained, use_gradient_checkpointing=False)
+    torch.manual_seed(0)
+    trained = get_peft_model(trained, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                 init_lora_weights=False)).eval()
+    trained.save_pretrained(tmp_path / "adapter")
+    prompts = [REQUESTS[1]["instruction"], REQUESTS[2]["instruction"]]
+
+    plain = load_adapter(half_base()[0], tmp_path / "adapter")
+    assert max_logit_difference(trained, plain, tokenizer, prompts) > 1e-3, "half-precision norms change the logits"
+    prepared = load_adapter(match_training_dtypes(half_base()[0], prepared_in_training=True), tmp_path / "adapter")
+    assert max_logit_difference(trained, prepared, tokenizer, prompts) == 0.0
+    untouched = half_base()[0]
+    assert match_training_dtypes(untouched, prepared_in_training=False) is untouched
+    assert next(untouched.parameters()).dtype == torch.bfloat16
