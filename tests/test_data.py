@@ -187,3 +187,31 @@ def test_python_style_checks_are_validated_naming_file_line_and_field(tmp_path):
     assert f"{path}:3" in message and "item 1 is not a Python expression" in message
     assert f"{path}:4" in message and "field 'checks' is missing" in message
     assert f"{path}:1" not in message
+
+
+def test_news_loader_streams_only_the_records_it_needs_from_the_hub(monkeypatch, capsys):
+    """With a limit, CNN/DailyMail is streamed and cut after `limit` records, never prepared whole."""
+    import datasets
+
+    read = []
+    calls = []
+
+    def rows():
+        for index in range(10_000):
+            read.append(index)
+            yield {"id": str(index), "article": f"Article {index}.", "highlights": f"Summary {index}."}
+
+    def fake_load_dataset(path, name, split, streaming=False):
+        calls.append({"path": path, "name": name, "split": split, "streaming": streaming})
+        if not streaming:
+            raise AssertionError("a limited load must stream")
+        return datasets.IterableDataset.from_generator(rows)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr("helpers.hub.hub_offline", lambda: False)
+    data, source = load_news_summaries("train", limit=3)
+    assert calls == [{"path": "abisee/cnn_dailymail", "name": "3.0.0", "split": "train", "streaming": True}]
+    assert source == "cnn_dailymail-3.0.0" and data["summary"] == ["Summary 0.", "Summary 1.", "Summary 2."]
+    assert data.column_names == ["id", "article", "summary"]
+    assert len(read) <= 4, f"read {len(read)} records for a limit of 3"
+    assert "from the hub, train split, 3 examples" in capsys.readouterr().out
