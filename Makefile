@@ -3,6 +3,7 @@
 #                (make run FAST=1: notebooks 00-04 only, on a short workshop budget)
 #   make test  : set up, then run the whole test suite
 #   make lab   : set up, then open JupyterLab on the notebooks
+#   make gpu-check : on a CUDA machine, the GPU code paths under the native and a forced T4 profile
 # TORCH is what pip is asked for when torch is not importable yet (Colab and Kaggle already have it).
 # The plain name gets the default build (CUDA on Linux, several GB); on a CPU-only machine
 #   make setup TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
@@ -14,7 +15,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lab lint benchmark clean
+.PHONY: setup run test lab lint benchmark gpu-check clean
 
 setup: $(STAMP)
 
@@ -52,6 +53,10 @@ benchmark: setup
 	$(BIN)/python -m benchmarks.precision_speed
 	$(BIN)/python -m benchmarks.train_speed
 	$(BIN)/python -m benchmarks.batched_generation
+
+# The GPU code paths on any CUDA machine, no hub needed: a printed table (see benchmarks/gpu_check.py).
+gpu-check: setup
+	$(BIN)/python -m benchmarks.gpu_check --output gpu_check.json
 
 clean:
 	rm -rf runs .pytest_cache
