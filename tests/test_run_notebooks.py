@@ -129,3 +129,29 @@ def test_every_notebook_ends_with_bookkeeping_then_a_recap_with_its_numbers_and_
             assert f"]({notebooks[position + 1].name})" in recap_md.source, f"{path.name} must link to the next notebook"
         writer = max(i for i, cell in enumerate(cells) if "results_path = write_results(" in cell.source)
         assert "**Bookkeeping**" in cells[writer - 1].source, f"{path.name}: label the results cell as bookkeeping"
+
+
+def test_every_generate_call_passes_an_explicit_generation_config():
+    """generate() fills what it is not given from the model's generation config (Qwen2.5: sampling, a repetition
+    penalty, two EOS ids): every call in the course passes a GenerationConfig (see greedy_generation_config)."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    sources = {str(path): path.read_text() for folder in ("helpers", "benchmarks") for path in (root / folder).glob("*.py")}
+    for path in sorted((root / "notebooks").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in path.parts:
+            cells = nbformat.read(path, as_version=4).cells
+            sources[str(path)] = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    calls = 0
+    for where, source in sources.items():
+        for match in re.finditer(r"\.generate\(", source):
+            call = source[match.end(): source.find(")\n", match.end()) + 1]
+            calls += 1
+            assert "generation_config=" in call, f"{where}: generate() without generation_config=: {call[:120]!r}"
+        for match in re.finditer(r"\bgenerator\(", source):  # a text-generation pipeline
+            call = source[match.end(): source.find(")", match.end()) + 1]
+            assert "generation_config=" in call, f"{where}: a pipeline call without generation_config="
+    assert calls >= 3
