@@ -60,8 +60,25 @@ def execute_notebook(notebook: Path, output_dir: Path, parameters: dict | None =
         kernel_name="python3",
         progress_bar=False,
         log_output=False,
+        kernel_manager_class=local_kernel_manager(),
     )
     return executed
+
+
+def local_kernel_manager():
+    """A kernel manager whose kernel talks over local IPC sockets instead of TCP ports.
+
+    The kernel runs on this machine for this run only, so nothing needs a network port; over TCP without
+    encryption ipykernel 7 prints a security warning at every start, which a learner cannot act on.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return LocalKernelManager
 
 
 def _execute_with_nbclient(notebook: Path, executed: Path, parameters: dict) -> Path:

@@ -155,3 +155,17 @@ def test_every_generate_call_passes_an_explicit_generation_config():
             call = source[match.end(): source.find(")", match.end()) + 1]
             assert "generation_config=" in call, f"{where}: a pipeline call without generation_config="
     assert calls >= 3
+
+
+def test_headless_runs_start_the_kernel_on_local_sockets_without_a_security_warning(tmp_path, capfd):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell("X = 1")
+    cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [cell, nbformat.v4.new_code_cell("print(X * 2)")]
+    nbformat.write(notebook, tmp_path / "tiny.ipynb")
+    executed = run_notebooks.execute_notebook(tmp_path / "tiny.ipynb", tmp_path / "out", {"X": 21})
+    assert nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"] == "42\n"
+    assert "without encryption" not in capfd.readouterr().err
