@@ -169,3 +169,19 @@ def test_headless_runs_start_the_kernel_on_local_sockets_without_a_security_warn
     executed = run_notebooks.execute_notebook(tmp_path / "tiny.ipynb", tmp_path / "out", {"X": 21})
     assert nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"] == "42\n"
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_every_notebook_says_what_you_should_see_with_numbers_from_a_measured_run():
+    """'You should see' callouts: at least two per notebook, each with a figure, and where it was measured."""
+    import re
+
+    import nbformat
+
+    for path in run_notebooks.course_notebooks():
+        cells = nbformat.read(path, as_version=4).cells
+        callouts = [cell.source[cell.source.index("**You should see**"):] for cell in cells
+                    if cell.cell_type == "markdown" and "**You should see**" in cell.source]
+        assert len(callouts) >= 2, f"{path.name}: {len(callouts)} 'You should see' callouts"
+        assert all(re.search(r"\d", callout.split("\n\n")[0]) for callout in callouts), path.name
+        header = cells[0].source
+        assert "measured" in header and "estimate" in header, f"{path.name}: the time line says what is measured"
