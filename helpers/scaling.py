@@ -1,0 +1,115 @@
+"""How much GPU memory a fine-tuning run needs, estimated from a model config: weights, adapters, optimizer, activations.
+
+Every figure here is an ESTIMATE from counting (no GPU measured it): use it to choose a setup, then read the
+real peak from `make gpu-check` or the trainer. The counts of parameters are exact for Llama/Qwen2-style
+decoders (tested against the real models); the activation term is a rule of thumb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GB = 2**30
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _get(config, name: str, default=None):
+    return config.get(name, default) if isinstance(config, dict) else getattr(config, name, default)
+
+
+def linear_shapes(config) -> dict[str, tuple[int, int]]:
+    """(in, out) of each linear layer of one decoder block of a Llama/Qwen2-style model."""
+    hidden, intermediate = _get(config, "hidden_size"), _get(config, "intermediate_size")
+    heads = _get(config, "num_attention_heads")
+    kv_heads = _get(config, "num_key_value_heads") or heads
+    head_dim = _get(config, "head_dim") or hidden // heads
+    return {
+        "q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv_heads * head_dim),
+        "v_proj": (hidden, kv_heads * head_dim), "o_proj": (heads * head_dim, hidden),
+        "gate_proj": (hidden, intermediate), "up_proj": (hidden, intermediate), "down_proj": (intermediate, hidden),
+    }
+
+
+def count_parameters(config) -> dict[str, int]:
+    """Parameters by kind: `linear` (the decoder's linear weights, what 4-bit quantizes), `other` (embeddings,
+    norms, biases, an untied LM head) and `total`."""
+    hidden, layers = _get(config, "hidden_size"), _get(config, "num_hidden_layers")
+    vocab = _get(config, "vocab_size")
+    shapes = linear_shapes(config)
+    linear = layers * sum(i * o for i, o in shapes.values())
+    # Qwen2 has biases on q, k and v (attention_bias False on Llama); two RMSNorms per layer and a final one.
+    has_bias = _get(config, "model_type") == "qwen2" or _get(config, "attention_bias", False)
+    biases = layers * sum(shapes[name][1] for name in ("q_proj", "k_proj", "v_proj")) if has_bias else 0
+    embeddings = vocab * hidden * (1 if _get(config, "tie_word_embeddings", False) else 2)
+    other = embeddings + biases + layers * 2 * hidden + hidden
+    return {"linear": linear, "other": other, "total": linear + other}
+
+
+def lora_parameters(config, r: int, target_modules: str | list[str] = "all-linear") -> int:
+    """Trainable LoRA parameters: r x (in + out) for every adapted linear layer."""
+    names = LINEAR_NAMES if target_modules == "all-linear" else tuple(target_modules)
+    shapes = linear_shapes(config)
+    return _get(config, "num_hidden_layers") * sum(r * (shapes[n][0] + shapes[n][1]) for n in names)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_gb: float
+    trainable_gb: float  # weights, gradients and optimizer state of what trains
+    activations_gb: float
+    total_gb: float
+    note: str
+
+
+def estimate_training_memory(
+    config,
+    method: str = "qlora",
+    *,
+    r: int = 16,
+    target_modules: str | list[str] = "all-linear",
+    batch_size: int = 8,
+    seq_length: int = 384,
+    gradient_checkpointing: bool = True,
+    optimizer: str = "adamw",
+    num_processes: int = 1,
+    shard: bool = False,
+    weight_bytes: int = 2,
+) -> MemoryEstimate:
+    """Per-GPU memory of one training run, estimated (see the module docstring).
+
+    method: "qlora" (NF4 base, about 0.53 bytes per linear weight with double quantization, the rest in 16-bit),
+    "lora" (16-bit base) or "full" (every weight trains: fp32 master copy, gradients, optimizer state).
+    optimizer: "adamw" (8 bytes of state per trained parameter) or "adamw_8bit" (2 bytes).
+    shard: FSDP / ZeRO-3 across `num_processes` GPUs (weights, gradients and state divided; activations not).
+    weight_bytes: bytes per weight that is not 4-bit (2 on a GPU; 4 on a CPU, where the course loads fp32).
+    Activations: with checkpointing, each layer keeps its input (2 bytes x hidden per token) and one layer's
+    full set is rebuilt at a time (about 34 x hidden bytes per token); without it every layer keeps the full set.
+    Logits: fp32 over the vocabulary for every token (TRL's chunked LM head on a GPU keeps less: an upper bound).
+    """
+    if method not in ("qlora", "lora", "full"):
+        raise ValueError(f"method must be qlora, lora or full, not {method!r}")
+    counts = count_parameters(config)
+    hidden, layers, vocab = _get(config, "hidden_size"), _get(config, "num_hidden_layers"), _get(config, "vocab_size")
+    if method == "qlora":
+        # Half a byte per weight, plus one 8-bit scale per block of 64 and one fp32 scale per 256 of those.
+        weights = counts["linear"] * (0.5 + 1 / 64 + 4 / (64 * 256)) + counts["other"] * weight_bytes
+    else:
+        weights = counts["total"] * weight_bytes
+    trained = counts["total"] if method == "full" else lora_parameters(config, r, target_modules)
+    state_bytes = 8 if optimizer == "adamw" else 2
+    trainable = trained * (4 + 4 + state_bytes)  # fp32 weights (master copy for full), fp32 gradients, state
+    if shard and num_processes > 1:
+        weights /= num_processes
+        trainable /= num_processes
+    tokens = batch_size * seq_length
+    per_layer_full = 34 * hidden * tokens
+    activations = (layers * 2 * hidden * tokens + per_layer_full) if gradient_checkpointing \
+        else layers * per_layer_full
+    activations += tokens * vocab * 4 * 2  # logits and their gradient, fp32
+    overhead = 0.5 * GB  # CUDA context, allocator slack, buffers
+    total = weights + trainable + activations + overhead
+    note = (f"{method}, r={r}, batch {batch_size} x {seq_length}, "
+            f"{'checkpointing' if gradient_checkpointing else 'no checkpointing'}, {optimizer}"
+            + (f", sharded over {num_processes}" if shard and num_processes > 1 else "") + " (estimate)")
+    return MemoryEstimate(round(weights / GB, 3), round(trainable / GB, 3), round(activations / GB, 3),
+                          round(total / GB, 3), note)
