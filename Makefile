@@ -47,7 +47,7 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/
 
 lint: setup
-	$(BIN)/ruff check helpers tests benchmarks notebooks data
+	$(BIN)/ruff check helpers tests benchmarks notebooks data scripts
 
 benchmark: setup
 	$(BIN)/python -m benchmarks.precision_speed

@@ -1,0 +1,93 @@
+"""Notebook 02's training as a script for one or many processes, built from TRL's own parts.
+
+    python scripts/sft_course.py --config configs/python_style.yaml
+    accelerate launch --multi_gpu --num_processes 2 scripts/sft_course.py --config configs/python_style.yaml  # 2 GPUs
+    torchrun --nproc_per_node 2 scripts/sft_course.py --config CONFIG --use_cpu true --ddp_backend gloo   # CPU test
+
+It reads the same YAML as TRL's `trl sft` command (TrlParser with ScriptArguments, SFTConfig and ModelConfig;
+get_quantization_config and get_peft_config build the 4-bit and LoRA configs), checks it first with
+`helpers.launch` (TRL ignores unknown keys), and adds what `trl sft` cannot express:
+- on fp16 GPUs (T4), TRL casts the LoRA weights of a 4-bit model to bf16 and the fp16 loss scaler then fails
+  (TRL issue 4901): the trainable weights go back to fp32 after the trainer is built;
+- with a 4-bit model under DDP every process loads its copy onto its own GPU (device_map {"": local rank});
+  "auto" would spread one copy over all GPUs in every process;
+- a `run_summary.json` per process (rank, world size, batches, steps, final loss, whether it wrote the
+  adapter), so a launch can be checked afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # helpers/, as the notebooks' setup cell does
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from accelerate import PartialState
+    from datasets import load_dataset
+    from trl import (
+        ModelConfig,
+        ScriptArguments,
+        SFTConfig,
+        SFTTrainer,
+        TrlParser,
+        get_peft_config,
+        get_quantization_config,
+    )
+
+    from helpers.hardware import keep_trainable_params_fp32
+    from helpers.launch import validate_sft_config
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" in argv:
+        validate_sft_config(argv[argv.index("--config") + 1])
+    parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig))
+    script_args, training_args, model_args = parser.parse_args_and_config(argv)
+
+    state = PartialState()
+    quantization_config = get_quantization_config(model_args)
+    training_args.model_init_kwargs = {
+        "dtype": model_args.dtype,
+        "quantization_config": quantization_config,
+        # One full copy per process, on that process's own GPU (DDP); never "auto" under DDP.
+        "device_map": {"": state.local_process_index} if quantization_config is not None else None,
+    }
+    dataset = load_dataset(script_args.dataset_name)
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=dataset[script_args.dataset_train_split],
+        eval_dataset=dataset[script_args.dataset_test_split] if training_args.eval_strategy != "no" else None,
+        peft_config=get_peft_config(model_args),
+    )
+    if training_args.fp16:
+        keep_trainable_params_fp32(trainer.model)  # TRL issue 4901: fp32 adapters under the fp16 loss scaler
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model(training_args.output_dir)  # the Trainer writes on the main process only
+
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    summary = {
+        "rank": state.process_index,
+        "world_size": state.num_processes,
+        "distributed_type": str(state.distributed_type),
+        "per_device_batch": training_args.per_device_train_batch_size,
+        "global_batch": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
+        * state.num_processes,
+        "steps": trainer.state.global_step,
+        "final_loss": losses[-1] if losses else float("nan"),
+        "loss_finite": bool(losses) and all(math.isfinite(loss) for loss in losses),
+        "wrote_adapter": trainer.is_world_process_zero(),
+    }
+    folder = Path(training_args.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"run_summary_rank{state.process_index}.json").write_text(json.dumps(summary, indent=2))
+    state.print(f"Trained {summary['steps']} steps on {summary['world_size']} process(es), global batch "
+                f"{summary['global_batch']}; adapter in {folder}.")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
