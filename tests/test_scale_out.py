@@ -1,0 +1,67 @@
+"""scripts/sft_course.py under torchrun: two CPU processes (gloo) train one adapter from the course's YAML."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from helpers.data import load_bundled
+from helpers.models import TINY_PRESET, build_tiny_random_qwen2, load_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_config(tmp_path: Path) -> Path:
+    """configs/python_style.yaml with only the values a 2-process CPU test needs changed, never the recipe."""
+    from helpers.templates import to_prompt_completion
+
+    tokenizer = load_tokenizer(TINY_PRESET)
+    data = tmp_path / "data"
+    for split, count in (("train", 16), ("validation", 4)):
+        records = load_bundled("python_style", "train" if split == "train" else "validation").select(range(count))
+        to_prompt_completion(records, "chatml", tokenizer, max_length=256, verbose=False).to_json(
+            data / f"{split}.jsonl")
+    config = yaml.safe_load((ROOT / "configs" / "python_style.yaml").read_text())
+    config.update(
+        model_name_or_path=str(build_tiny_random_qwen2()), dtype="float32", load_in_4bit=False, dataset_name=str(data),
+        output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=2, per_device_eval_batch_size=2,
+        max_length=256, warmup_steps=0, bf16=False, optim="adamw_torch", activation_checkpointing=False,
+        eval_strategy="no", save_strategy="no", use_cpu=True, ddp_backend="gloo", learning_rate=1e-2,
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_two_cpu_processes_train_one_adapter(tmp_path):
+    config = _cpu_config(tmp_path)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(ROOT / "scripts" / "sft_course.py"),
+                          "--config", str(config)], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = tmp_path / "out"
+    summaries = [json.loads((out / f"run_summary_rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [s["rank"] for s in summaries] == [0, 1] and {s["world_size"] for s in summaries} == {2}
+    assert {s["distributed_type"] for s in summaries} == {"DistributedType.MULTI_CPU"}
+    assert all(s["global_batch"] == 2 * s["per_device_batch"] == 4 for s in summaries)
+    assert all(s["steps"] == 2 and s["loss_finite"] for s in summaries)
+    assert [s["wrote_adapter"] for s in summaries] == [True, False], "rank 0 alone writes the adapter"
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(build_tiny_random_qwen2()).eval()
+    tokenizer = load_tokenizer(TINY_PRESET)
+    batch = tokenizer(["def add(a: int, b: int) -> int:"], return_tensors="pt")
+    with torch.inference_mode():
+        before = base(**batch).logits
+        adapted = PeftModel.from_pretrained(base, str(out)).eval()
+        after = adapted(**batch).logits
+    assert (after - before).abs().max() > 1e-4, "the trained adapter changes the outputs"
