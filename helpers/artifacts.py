@@ -42,6 +42,24 @@ def checkpoints(run_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
+# What the Trainer writes into a checkpoint for an exact resume: the adapter, the optimizer, the scheduler and the
+# step counter. A folder without all of them was cut off while being written (a killed process).
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+
+
+def latest_complete_checkpoint(run_dir: str | Path, verbose: bool = True) -> Path | None:
+    """The newest checkpoint-N folder that holds everything a resume needs; half-written ones are skipped, and said."""
+    for folder in reversed(checkpoints(run_dir)):
+        missing = [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
+        if not any(folder.glob("adapter_model.*")) and not any(folder.glob("model*.safetensors")):
+            missing.append("adapter_model.safetensors")
+        if not missing:
+            return folder
+        if verbose:
+            print(f"Skipping {folder.name}: half-written (no {', '.join(missing)}), probably cut off by a kill.")
+    return None
+
+
 def clear_checkpoints(run_dir: str | Path) -> int:
     """Delete the checkpoint-N folders an earlier run left in run_dir; returns how many, and says so.
 

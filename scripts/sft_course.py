@@ -11,6 +11,7 @@ get_quantization_config and get_peft_config build the 4-bit and LoRA configs), c
   (TRL issue 4901): the trainable weights go back to fp32 after the trainer is built;
 - with a 4-bit model under DDP every process loads its copy onto its own GPU (device_map {"": local rank});
   "auto" would spread one copy over all GPUs in every process;
+- `--resume_from_checkpoint latest`: the newest *complete* checkpoint (a killed run can leave a half-written one);
 - a `run_summary.json` per process (rank, world size, batches, steps, final loss, whether it wrote the
   adapter), so a launch can be checked afterwards.
 """
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
         get_quantization_config,
     )
 
+    from helpers.artifacts import latest_complete_checkpoint
     from helpers.hardware import keep_trainable_params_fp32
     from helpers.launch import validate_sft_config
 
@@ -65,7 +67,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if training_args.fp16:
         keep_trainable_params_fp32(trainer.model)  # TRL issue 4901: fp32 adapters under the fp16 loss scaler
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    resume = training_args.resume_from_checkpoint
+    if resume == "latest":  # the newest complete checkpoint; a half-written one (a killed run) is skipped, and said
+        found = latest_complete_checkpoint(training_args.output_dir)
+        resume = str(found) if found else None
+        state.print(f"Resuming from {resume}." if resume else "No complete checkpoint: training from the start.")
+    trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(training_args.output_dir)  # the Trainer writes on the main process only
 
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         "global_batch": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
         * state.num_processes,
         "steps": trainer.state.global_step,
+        "resumed_from": resume,
         "final_loss": losses[-1] if losses else float("nan"),
         "loss_finite": bool(losses) and all(math.isfinite(loss) for loss in losses),
         "wrote_adapter": trainer.is_world_process_zero(),

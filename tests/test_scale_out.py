@@ -32,7 +32,7 @@ def _cpu_config(tmp_path: Path) -> Path:
         model_name_or_path=str(build_tiny_random_qwen2()), dtype="float32", load_in_4bit=False, dataset_name=str(data),
         output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=2, per_device_eval_batch_size=2,
         max_length=256, warmup_steps=0, bf16=False, optim="adamw_torch", activation_checkpointing=False,
-        eval_strategy="no", save_strategy="no", use_cpu=True, ddp_backend="gloo", learning_rate=1e-2,
+        eval_strategy="no", save_strategy="no", use_cpu=True, learning_rate=1e-2,
     )
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -44,7 +44,7 @@ def test_two_cpu_processes_train_one_adapter(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     run = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(ROOT / "scripts" / "sft_course.py"),
-                          "--config", str(config)], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+                          "--config", str(config), "--ddp_backend", "gloo"], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     out = tmp_path / "out"
     summaries = [json.loads((out / f"run_summary_rank{rank}.json").read_text()) for rank in (0, 1)]
@@ -65,3 +65,54 @@ def test_two_cpu_processes_train_one_adapter(tmp_path):
         adapted = PeftModel.from_pretrained(base, str(out)).eval()
         after = adapted(**batch).logits
     assert (after - before).abs().max() > 1e-4, "the trained adapter changes the outputs"
+
+
+def _launch(config: Path, *extra: str, wait: bool = True):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, str(ROOT / "scripts" / "sft_course.py"), "--config", str(config), *extra]
+    if wait:
+        return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+
+
+def test_a_killed_run_resumes_from_its_last_complete_checkpoint_and_ends_as_an_uninterrupted_one(tmp_path):
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    from helpers.artifacts import latest_complete_checkpoint
+
+    config = _cpu_config(tmp_path)
+    steps = ["--max_steps", "60", "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit", "3",
+             "--use_cpu", "true", "--learning_rate", "1e-3"]
+    whole = _launch(config, *steps, "--output_dir", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    killed_dir = tmp_path / "killed"
+    process = _launch(config, *steps, "--output_dir", str(killed_dir), wait=False)
+    deadline = time.time() + 300
+    while time.time() < deadline and latest_complete_checkpoint(killed_dir, verbose=False) is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    killed_at = latest_complete_checkpoint(killed_dir, verbose=False)
+    assert killed_at is not None and process.returncode == -signal.SIGKILL
+    killed_step = int(killed_at.name.split("-")[-1])
+    assert killed_step < 60, "the kill came before the end of the run"
+    # A checkpoint cut off while being written: a folder with the adapter but no trainer state.
+    half = killed_dir / f"checkpoint-{killed_step + 100}"
+    half.mkdir()
+    (half / "adapter_model.safetensors").write_bytes(b"partial")
+
+    resumed = _launch(config, *steps, "--output_dir", str(killed_dir), "--resume_from_checkpoint", "latest")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Skipping checkpoint-{killed_step + 100}: half-written" in resumed.stdout
+    summary = json.loads((killed_dir / "run_summary_rank0.json").read_text())
+    assert summary["resumed_from"].endswith(f"checkpoint-{killed_step}")
+    assert summary["steps"] == 60 == json.loads((tmp_path / "whole" / "run_summary_rank0.json").read_text())["steps"]
+    a = load_file(tmp_path / "whole" / "adapter_model.safetensors")
+    b = load_file(killed_dir / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    difference = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert difference <= 1e-5, f"resumed and uninterrupted adapters differ by {difference:.2e} (tolerance 1e-5)"
