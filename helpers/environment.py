@@ -37,34 +37,43 @@ def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
     return rows
 
 
-# Minutes per notebook with each notebook's default parameters. CPU: from step and generation times
-# measured on a 2-core machine (see README). GPU: estimates for a T4 until measured, marked as such.
+# Minutes per notebook with each notebook's default parameters, measured by `make run` on 2-core machines: "cpu"
+# with native bf16 (AVX512-BF16), "cpu_fp32" without it. GPU: estimates for a T4 until measured, marked as such.
 EXPECTED_MINUTES = {
     "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 2, "03_adapter_saving": 1,
             "04_merged_vs_adapter_inference": 3, "05_summarization": 3, "06_instruction_tuning": 3,
             "07_experiments": 8},
+    "cpu_fp32": {"00_setup": 1, "01_baseline_inference": 2, "02_completion_only_sft": 4, "03_adapter_saving": 1,
+                 "04_merged_vs_adapter_inference": 6, "05_summarization": 7, "06_instruction_tuning": 9,
+                 "07_experiments": 14},
     "cuda": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 4, "03_adapter_saving": 1,
              "04_merged_vs_adapter_inference": 4, "05_summarization": 4, "06_instruction_tuning": 4,
              "07_experiments": 10},
 }
 
 
-# When and where the CPU column was measured (`make run` on a fresh clone).
+# When and where the CPU columns were measured (`make run`).
 MEASURED_ON = "2026-11-25, 2-core AMD EPYC with AVX512-BF16"
+MEASURED_ON_FP32 = "2026-11-30, 2-core CPU without native bf16"
 
 
 def time_line(notebook: str) -> str:
     """The sentence under each notebook's title that says how long it takes (written there from this table)."""
-    cpu, gpu = EXPECTED_MINUTES["cpu"][notebook], EXPECTED_MINUTES["cuda"][notebook]
-    return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU (measured by `make run`, "
-            f"{MEASURED_ON}; about 1.3x longer on a CPU without native bf16); about {gpu} min on a T4 "
-            "(estimate, not yet measured).*")
+    cpu, fp32 = EXPECTED_MINUTES["cpu"][notebook], EXPECTED_MINUTES["cpu_fp32"][notebook]
+    gpu = EXPECTED_MINUTES["cuda"][notebook]
+    return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU with native bf16 and about {fp32} min "
+            f"on one without it (measured by `make run`: {MEASURED_ON}; {MEASURED_ON_FP32}); about {gpu} min on a "
+            "T4 (estimate, not yet measured).*")
 
 
 def expected_minutes(profile: HardwareProfile) -> dict[str, str]:
     """Notebook -> expected wall time as text, labelled measured (CPU) or estimate (GPU)."""
-    label = "measured on a 2-core CPU" if profile.device == "cpu" else "estimate for a T4, not yet measured"
-    return {name: f"~{minutes} min ({label})" for name, minutes in EXPECTED_MINUTES[profile.device].items()}
+    if profile.device == "cpu":
+        column = "cpu" if profile.precision == "bf16" else "cpu_fp32"
+        label = f"measured on a 2-core CPU {'with' if column == 'cpu' else 'without'} native bf16"
+    else:
+        column, label = "cuda", "estimate for a T4, not yet measured"
+    return {name: f"~{minutes} min ({label})" for name, minutes in EXPECTED_MINUTES[column].items()}
 
 
 def write_time_lines() -> None:
