@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def latest_complete_checkpoint(run_dir: str | Path, verbose: bool = True) -> Pat
         missing = [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
         if not any(folder.glob("adapter_model.*")) and not any(folder.glob("model*.safetensors")):
             missing.append("adapter_model.safetensors")
+        if not missing:  # the Trainer writes trainer_state.json last: a kill can cut it off mid-write
+            try:
+                json.loads((folder / "trainer_state.json").read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                missing.append("readable trainer_state.json")
         if not missing:
             return folder
         if verbose:
