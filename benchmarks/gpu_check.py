@@ -47,6 +47,7 @@ from helpers.inference import (
     max_logit_difference,
 )
 from helpers.models import OFFLINE_PRESET, TINY_PRESET, load_model_and_tokenizer
+from helpers.scaling import QWEN25_05B_SHAPE
 from helpers.templates import to_prompt_completion
 from helpers.training import (
     attach_lora,
@@ -54,14 +55,9 @@ from helpers.training import (
     loss_history,
     make_lora_config,
     make_sft_config,
+    optimizer_name,
 )
 
-# Qwen/Qwen2.5-0.5B-Instruct's config.json (the fields that set shapes), as published.
-QWEN25_05B_SHAPE = dict(
-    vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-    num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
-    rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
-)
 # Tolerances, stated: the largest |logit difference| accepted between two models that should compute alike.
 # Exactly alike (same dtypes, same order of operations) gives 0; merging W + BA into one weight rounds once more.
 RELOAD_TOLERANCE = {"fp32": 1e-4, "half": 5e-2}
@@ -111,7 +107,7 @@ def check_profile(label: str, profile: HardwareProfile, preset: str, workdir: Pa
     seconds = time.perf_counter() - started
     losses = [loss for _, loss in loss_history(trainer)["train"]]
     adapter_dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in trainer.model.parameters() if p.requires_grad})
-    optim = getattr(trainer.args.optim, "value", str(trainer.args.optim))
+    optim = optimizer_name(trainer.args)
     checks.append(Check(label, "SFT steps", bool(losses) and all(math.isfinite(x) for x in losses),
                         f"{len(losses)} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}, {seconds:.1f} s; "
                         f"adapters {'/'.join(adapter_dtypes)}, {optim}",

@@ -142,8 +142,7 @@ def load_news_summaries(split: str, source: str = "auto", limit: int | None = No
                 # Streaming reads only the first `limit` records; split="train[:1000]" would download and
                 # prepare all 287k training articles (about 1.3 GB) before slicing.
                 stream = load_dataset("abisee/cnn_dailymail", "3.0.0", split=hub_split, streaming=True)
-                dataset = Dataset.from_list([{"id": row["id"], "article": row["article"], "highlights": row["highlights"]}
-                                             for row in stream.take(limit)])
+                dataset = Dataset.from_list(list(stream.take(limit)))
             else:
                 dataset = load_dataset("abisee/cnn_dailymail", "3.0.0", split=hub_split)
             dataset = dataset.rename_column("highlights", "summary").select_columns(["id", "article", "summary"])

@@ -196,6 +196,7 @@ def run_experiment(
         loss_history,
         make_lora_config,
         make_sft_config,
+        optimizer_name,
     )
 
     if method not in {"lora", "qlora", "full", "base"}:
@@ -252,7 +253,7 @@ def run_experiment(
                      "boundary_window": boundary_window}
         trainer = build_sft_trainer(model, tokenizer, profile, config, train, val, **extra)
         trainer.remove_callback(PrinterCallback)  # one summary line per run instead of every log dict
-        row["optim"] = getattr(trainer.args.optim, "value", str(trainer.args.optim))  # what the trainer really uses
+        row["optim"] = optimizer_name(trainer.args)  # what the trainer really uses
         # Before training every LoRA run of a grid is its base model (lora_B starts at zero): measure once per base.
         base_key = (preset, method == "qlora", str(next(model.parameters()).dtype), profile.precision,
                     settings.n_val_per_task, settings.max_length, settings.batch_size)

@@ -158,14 +158,19 @@ def merge_adapter_cleanly(base_name: str, adapter_dir: str | Path, output_dir: s
     return merged, tokenizer
 
 
-def max_logit_difference(model_a, model_b, tokenizer, prompts: list[str]) -> float:
-    """Largest absolute difference between two models' next-token logits over the real tokens of prompts."""
+def left_padded_batch(tokenizer, prompts: list[str]):
+    """Prompts tokenized into one left-padded batch, leaving the tokenizer's own padding side as it was."""
     saved_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
-        batch = tokenizer(prompts, return_tensors="pt", padding=True)
+        return tokenizer(prompts, return_tensors="pt", padding=True)
     finally:
         tokenizer.padding_side = saved_side
+
+
+def max_logit_difference(model_a, model_b, tokenizer, prompts: list[str]) -> float:
+    """Largest absolute difference between two models' next-token logits over the real tokens of prompts."""
+    batch = left_padded_batch(tokenizer, prompts)
     mask = batch["attention_mask"].bool()
     with torch.inference_mode():
         logits_a = model_a(**batch.to(model_a.device)).logits.float().cpu()
@@ -188,12 +193,7 @@ PROBE_PROMPTS = [
 
 def logits_are_finite(model, tokenizer, prompts: list[str] | None = None) -> bool:
     """Whether the model's logits on a small probe batch are all finite (no inf or NaN)."""
-    saved_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        batch = tokenizer(prompts or PROBE_PROMPTS, return_tensors="pt", padding=True).to(model.device)
-    finally:
-        tokenizer.padding_side = saved_side
+    batch = left_padded_batch(tokenizer, prompts or PROBE_PROMPTS).to(model.device)
     with torch.inference_mode():
         logits = model(**batch).logits
     return bool(torch.isfinite(logits[batch["attention_mask"].bool()]).all())

@@ -9,6 +9,7 @@ is silently ignored and the run trains with the default. This check names the ke
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import sys
 import types
@@ -88,8 +89,7 @@ def validate_sft_config(path: str | Path) -> dict:
                 raise ConfigError(f"{path}: `env` must be a mapping of environment variables.")
             continue
         if key not in known:
-            close = [name for name in known if name.replace("_", "") == str(key).replace("_", "")
-                     or _edit_distance(name, str(key)) <= 2]
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
             hint = f" Did you mean `{close[0]}`?" if close else ""
             raise ConfigError(f"{path}: unknown key `{key}`: `trl sft` would ignore it silently.{hint}")
         annotation, owner, choices = known[key]
@@ -99,16 +99,6 @@ def validate_sft_config(path: str | Path) -> dict:
         if choices and value is not None and value not in choices:
             raise ConfigError(f"{path}: `{key}` ({owner}) must be one of {choices}, got {value!r}.")
     return config
-
-
-def _edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        previous = current
-    return previous[-1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GB = 2**30
+# Qwen/Qwen2.5-0.5B-Instruct's config.json (the fields that set shapes), as published: 494,032,768 parameters.
+QWEN25_05B_SHAPE = dict(
+    vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+    num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+    rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
+)
 LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 

@@ -72,6 +72,11 @@ def sft_settings(
     return settings
 
 
+def optimizer_name(args) -> str:
+    """The optimizer a TrainingArguments/SFTConfig names, as plain text ("adamw_torch", "paged_adamw_8bit", ...)."""
+    return getattr(args.optim, "value", str(args.optim))
+
+
 def make_sft_config(profile: HardwareProfile, output_dir: str, *, verbose: bool = True, **options) -> SFTConfig:
     """An SFTConfig whose precision, optimizer and checkpointing follow the hardware profile.
 
@@ -88,7 +93,7 @@ def make_sft_config(profile: HardwareProfile, output_dir: str, *, verbose: bool 
         print(
             f"SFTConfig: bf16={config.bf16}, fp16={config.fp16} ({profile.precision} on {profile.device}), "
             f"batch {batch_size} x accumulation {gradient_accumulation_steps}, lr {learning_rate:g} cosine, "
-            f"max_length {max_length}, optimizer {getattr(config.optim, 'value', config.optim)}."
+            f"max_length {max_length}, optimizer {optimizer_name(config)}."
         )
     return config
 

@@ -6,9 +6,8 @@ import pytest
 import torch
 from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM
 
-from benchmarks.gpu_check import QWEN25_05B_SHAPE
 from helpers.models import OFFLINE_PRESET, resolve_model_source
-from helpers.scaling import GB, count_parameters, estimate_training_memory, lora_parameters
+from helpers.scaling import GB, QWEN25_05B_SHAPE, count_parameters, estimate_training_memory, lora_parameters
 
 
 @pytest.fixture(scope="module")
