@@ -174,6 +174,8 @@ def use_one_gpu(gpus: list[dict], environ=os.environ) -> str | None:
     if len(gpus) < 2 or "CUDA_VISIBLE_DEVICES" in environ or "WORLD_SIZE" in environ:
         return None
     environ["CUDA_VISIBLE_DEVICES"] = str(gpus[0]["index"])
+    # What a launch from the notebook (08) gives back to its processes: every GPU.
+    environ["QLORA_COURSE_ALL_GPUS"] = ",".join(str(gpu["index"]) for gpu in gpus)
     return environ["CUDA_VISIBLE_DEVICES"]
 
 

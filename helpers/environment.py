@@ -42,13 +42,13 @@ def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
 EXPECTED_MINUTES = {
     "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 2, "03_adapter_saving": 1,
             "04_merged_vs_adapter_inference": 3, "05_summarization": 3, "06_instruction_tuning": 3,
-            "07_experiments": 8},
+            "07_experiments": 8, "08_scale_out": 2},
     "cpu_fp32": {"00_setup": 1, "01_baseline_inference": 2, "02_completion_only_sft": 4, "03_adapter_saving": 1,
                  "04_merged_vs_adapter_inference": 6, "05_summarization": 7, "06_instruction_tuning": 9,
-                 "07_experiments": 14},
+                 "07_experiments": 14, "08_scale_out": 3},
     "cuda": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 4, "03_adapter_saving": 1,
              "04_merged_vs_adapter_inference": 4, "05_summarization": 4, "06_instruction_tuning": 4,
-             "07_experiments": 10},
+             "07_experiments": 10, "08_scale_out": 5},
 }
 
 

@@ -16,6 +16,12 @@ QWEN25_05B_SHAPE = dict(
     num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
     rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
 )
+# Qwen/Qwen2.5-7B-Instruct's config.json, the same fields: 7,615,616,512 parameters.
+QWEN25_7B_SHAPE = dict(
+    vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+    num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
+    rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=False,
+)
 LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -119,3 +125,57 @@ def estimate_training_memory(
             + (f", sharded over {num_processes}" if shard and num_processes > 1 else "") + " (estimate)")
     return MemoryEstimate(round(weights / GB, 3), round(trainable / GB, 3), round(activations / GB, 3),
                           round(total / GB, 3), note)
+
+
+# The README's scaling table: (setup, method in words, model shape, estimate_training_memory's arguments).
+SCALING_SETUPS = [
+    ("Qwen2.5-0.5B, 1 x T4 16 GB", "QLoRA r=4, paged 8-bit AdamW, checkpointing", QWEN25_05B_SHAPE,
+     dict(method="qlora", r=4, batch_size=8, seq_length=384, optimizer="adamw_8bit")),
+    ("Qwen2.5-0.5B, 2 x T4 (DDP: each GPU a full copy)", "the same", QWEN25_05B_SHAPE,
+     dict(method="qlora", r=4, batch_size=8, seq_length=384, optimizer="adamw_8bit", num_processes=2)),
+    ("Qwen2.5-0.5B, 1 x T4", "full fine-tuning, AdamW", QWEN25_05B_SHAPE,
+     dict(method="full", batch_size=8, seq_length=384)),
+    ("Qwen2.5-7B (7.6B), 1 x 24 GB GPU", "QLoRA r=16, paged 8-bit AdamW, checkpointing", QWEN25_7B_SHAPE,
+     dict(method="qlora", r=16, batch_size=4, seq_length=1024, optimizer="adamw_8bit")),
+    ("Qwen2.5-7B, 2 x T4 16 GB, FSDP + QLoRA (configs/accelerate/fsdp_qlora.yaml)",
+     "QLoRA r=16, AdamW, checkpointing, fp32 storage, sharded over 2", QWEN25_7B_SHAPE,
+     dict(method="qlora", r=16, batch_size=2, seq_length=1024, num_processes=2, shard=True, weight_bytes=4)),
+    ("Qwen2.5-7B, 8 x A100 80 GB, DDP", "LoRA r=16 on a bf16 base", QWEN25_7B_SHAPE,
+     dict(method="lora", r=16, batch_size=8, seq_length=2048, num_processes=8)),
+    ("Qwen2.5-7B, 8 x A100 80 GB, FSDP / ZeRO-3", "full fine-tuning, AdamW, sharded over 8", QWEN25_7B_SHAPE,
+     dict(method="full", batch_size=4, seq_length=2048, num_processes=8, shard=True)),
+    ("Qwen2.5-7B, 1 x A100 80 GB (for contrast)", "full fine-tuning, AdamW", QWEN25_7B_SHAPE,
+     dict(method="full", batch_size=4, seq_length=2048)),
+]
+
+
+def _gb(value: float) -> str:
+    return f"{value:.0f} GB" if value >= 100 else f"{value:.1f} GB" if value >= 1 else f"{value:.2f} GB"
+
+
+def scaling_rows(gpu_memory_gb: dict[str, float] | None = None) -> list[dict]:
+    """The scaling table, one row per SCALING_SETUPS entry, every figure an estimate from the model's config."""
+    rows = []
+    for setup, method, shape, arguments in SCALING_SETUPS:
+        estimate = estimate_training_memory({**shape, "model_type": "qwen2"}, **arguments)
+        per_gpu = " per GPU" if arguments.get("num_processes", 1) > 1 else ""
+        rows.append({
+            "setup": setup, "method": method,
+            "per-GPU batch x tokens": f"{arguments['batch_size']} x {arguments['seq_length']}"
+                                      + (" each" if per_gpu and not arguments.get("shard") else ""),
+            "weights": _gb(estimate.weights_gb), "trained state": _gb(estimate.trainable_gb),
+            "activations": _gb(estimate.activations_gb), "total (estimate)": _gb(estimate.total_gb) + per_gpu,
+        })
+    return rows
+
+
+def scaling_markdown() -> str:
+    """scaling_rows() as the README's Markdown table."""
+    rows = scaling_rows()
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(str(value) for value in row.values()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(scaling_markdown())

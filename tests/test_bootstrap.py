@@ -128,7 +128,8 @@ def test_two_gpus_train_on_the_first_only():
     assert gpus == [{"index": 0, "name": "Tesla T4", "capability": (7, 5)},
                     {"index": 1, "name": "Tesla T4", "capability": (7, 5)}]
     environ: dict = {}
-    assert use_one_gpu(gpus, environ) == "0" and environ == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert use_one_gpu(gpus, environ) == "0"
+    assert environ == {"CUDA_VISIBLE_DEVICES": "0", "QLORA_COURSE_ALL_GPUS": "0,1"}, "a launch from 08 gets both back"
     assert use_one_gpu(gpus[:1], {}) is None
     assert use_one_gpu(gpus, {"WORLD_SIZE": "2"}) is None, "under accelerate launch every process keeps its GPU"
     assert use_one_gpu(gpus, {"CUDA_VISIBLE_DEVICES": "1"}) is None, "a choice already made is kept"
@@ -171,6 +172,7 @@ def test_prepare_runtime_refuses_a_p100_and_pins_one_of_two_t4s(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("QLORA_COURSE_ALL_GPUS", raising=False)
     with pytest.raises(UnsupportedGPUError):
         prepare_runtime(tmp_path, run=_FakeNvidiaSmi("0, Tesla P100-PCIE-16GB, 6.0\n"))
     state = prepare_runtime(tmp_path, run=_FakeNvidiaSmi("0, Tesla T4, 7.5\n1, Tesla T4, 7.5\n"))

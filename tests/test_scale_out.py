@@ -53,6 +53,10 @@ def test_two_cpu_processes_train_one_adapter(tmp_path):
     assert all(s["global_batch"] == 2 * s["per_device_batch"] == 4 for s in summaries)
     assert all(s["steps"] == 2 and s["loss_finite"] for s in summaries)
     assert [s["wrote_adapter"] for s in summaries] == [True, False], "rank 0 alone writes the adapter"
+    # Each process gets its own half of every epoch: 16 examples, 8 each, in batches of 2.
+    assert [(s["examples_per_epoch_this_process"], s["batches_per_epoch_this_process"]) for s in summaries] == [(8, 4)] * 2
+    assert summaries[0]["first_example_this_process"] != summaries[1]["first_example_this_process"]
+    assert all(s["train_seconds"] > 0 for s in summaries)
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
