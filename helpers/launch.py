@@ -14,6 +14,7 @@ with its full log kept on disk.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import enum
@@ -246,10 +247,15 @@ def run_launch(command: list[str], log_path: str | Path, processes: int = 1) -> 
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    env=launch_env(processes), bufsize=1)
+        step = 0
         for line in process.stdout:
             log.write(line)
-            if line.startswith(("{'loss'", "{'eval_loss'", "{'train_runtime'", "Trained ", "Resuming",
-                                "No complete checkpoint")):
+            if line.startswith("{'loss'"):  # the Trainer's log line, one per logging step
+                step += 1
+                entry = ast.literal_eval(line.strip())
+                print(f"  log {step}: loss {entry['loss']}, learning rate {entry.get('learning_rate')}, "
+                      f"epoch {entry.get('epoch')}")
+            elif line.startswith(("{'eval_loss'", "Trained ", "Resuming", "No complete checkpoint")):
                 print("  " + line.rstrip()[:160])
         process.wait()
     seconds = time.perf_counter() - started

@@ -64,6 +64,15 @@ def key_numbers(notebook: str, r: dict) -> str:
     if notebook.startswith("06"):
         return (f"exact match {r['exact_match_base']:.1f}% -> {r['exact_match_best']:.1f}% "
                 f"(n={r.get('n_compare', '?')}, best: {r.get('best', '?')})")
+    if notebook.startswith("08"):
+        one, two = r.get("one_process", {}), r.get("two_processes")
+        line = (f"trl sft: {one.get('steps', '?')} steps, loss {one.get('first_loss', 0):.3f} -> "
+                f"{one.get('last_loss', 0):.3f} in {one.get('wall_seconds', 0):.0f} s")
+        if two:
+            rank0 = two["ranks"][0]
+            line += (f"; 2 processes: global batch {rank0['global_batch']}, "
+                     f"{rank0['examples_per_epoch_this_process']} examples per process per epoch, {two['wall_seconds']:.0f} s")
+        return line + f"; merged = adapter within {r.get('merge_max_logit_difference', float('nan')):.1e}"
     if notebook.startswith("07"):
         return f"{r.get('rows', '?')} runs in {Path(str(r.get('results_file', 'results.jsonl'))).name}; plots beside it"
     return ""

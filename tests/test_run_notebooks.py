@@ -89,6 +89,8 @@ TAUGHT_IN_CODE = {
     "03_adapter_saving": ["PeftModel.from_pretrained(", "resume_from_checkpoint=", "TrainerCallback"],
     "04_merged_vs_adapter_inference": ["PeftModel.from_pretrained(", "merge_and_unload()", "save_pretrained(",
                                        "AutoModelForCausalLM.from_pretrained(merged_dir"],
+    "08_scale_out": ["TrlParser(", "get_peft_config(", "SFTConfig", "PeftModel.from_pretrained(", "merge_and_unload()",
+                     "require_one_process(", "model_load_settings("],
 }
 
 

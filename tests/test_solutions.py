@@ -23,10 +23,12 @@ SMALL = {
     "05_summarization": {"N_ARTICLES": 8, "N_VAL": 4, "MAX_STEPS": 16, "BATCH_SIZE": 2, "MAX_LENGTH": 256},
     "06_instruction_tuning": {},
     "07_experiments": {"MAX_STEPS": 4},
+    "08_scale_out": {},
 }
 OUTPUT_PARAMETER = {"02_completion_only_sft": "OUTPUT_DIR", "03_adapter_saving": "OUTPUT_DIR",
                     "05_summarization": "OUTPUT_DIR", "04_merged_vs_adapter_inference": "OUTPUT_DIR",
-                    "06_instruction_tuning": "OUTPUT_DIR", "07_experiments": "RESULTS_DIR"}
+                    "06_instruction_tuning": "OUTPUT_DIR", "07_experiments": "RESULTS_DIR",
+                    "08_scale_out": "OUTPUT_DIR"}
 
 
 def _chapter(solution) -> str:
