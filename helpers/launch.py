@@ -163,7 +163,7 @@ def model_load_settings(distributed_type: str, *, local_process_index: int, load
     if "8bit" in optim or optim.startswith("paged"):
         raise ConfigError(f"FSDP + QLoRA: `optim` {optim} fails when a checkpoint is saved; use adamw_torch.")
     if not cpu_ram_efficient_loading:
-        raise ConfigError("FSDP + QLoRA needs `fsdp_cpu_ram_efficient_loading: true` in the accelerate config "
+        raise ConfigError("FSDP + QLoRA needs `fsdp_cpu_ram_efficient_loading` set to true in the accelerate config "
                           "(configs/accelerate/fsdp_qlora.yaml): rank 0 loads the weights, the others receive them.")
     return {"device_map": None, "bnb_4bit_quant_storage": dtype}
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers.launch import ConfigError, main, validate_sft_config
+from helpers.launch import (
+    ConfigError,
+    launch_env,
+    main,
+    model_load_settings,
+    one_process_command,
+    require_one_process,
+    run_launch,
+    two_process_command,
+    validate_sft_config,
+    value_overrides,
+)
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "python_style.yaml"
 
@@ -45,3 +57,130 @@ def test_the_command_line_says_ok_or_names_the_problem(tmp_path, capsys):
     assert "all known" in capsys.readouterr().out
     assert main(["check", str(_write(tmp_path, warmup_step=4))]) == 1
     assert "`warmup_step`" in capsys.readouterr().err
+
+
+def test_accelerate_launch_options_are_known_keys_and_their_typos_are_named(tmp_path):
+    config = validate_sft_config(_write(tmp_path, num_processes=2, accelerate_config="multi_gpu"))
+    assert config["num_processes"] == 2, "`trl sft` passes num_processes on to accelerate launch"
+    with pytest.raises(ConfigError, match=r"unknown key `num_proceses`.*Did you mean `num_processes`"):
+        validate_sft_config(_write(tmp_path, num_proceses=2))
+
+
+# --- the multi-process rules (helpers.launch.model_load_settings), simulated on the CPU ----------------------
+
+FSDP_CONFIG = CONFIG.parent / "accelerate" / "fsdp_qlora.yaml"
+
+
+def _fsdp_environment() -> dict[str, str]:
+    """The environment `accelerate launch --config_file configs/accelerate/fsdp_qlora.yaml` gives each process."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    args = launch_command_parser().parse_args(["--config_file", str(FSDP_CONFIG), "train.py"])
+    args, _, _ = _validate_launch_command(args)
+    return prepare_multi_gpu_env(args)
+
+
+def _settings(distributed_type="FSDP", **changes):
+    options = dict(local_process_index=1, load_in_4bit=True, dtype="bfloat16", bnb_4bit_quant_storage=None,
+                   optim="adamw_torch", fp16=False, cpu_ram_efficient_loading=True)
+    options.update(changes)
+    return model_load_settings(distributed_type, **options)
+
+
+def test_the_fsdp_qlora_config_as_accelerate_reads_it_passes_the_rules_on_t4s_and_a100s():
+    env = _fsdp_environment()
+    assert env["ACCELERATE_USE_FSDP"] == "true" and env["FSDP_VERSION"] == "1"
+    assert env["FSDP_CPU_RAM_EFFICIENT_LOADING"] == "true" and env["FSDP_SYNC_MODULE_STATES"] == "true"
+    assert env["FSDP_USE_ORIG_PARAMS"] == "false" and env["FSDP_STATE_DICT_TYPE"] == "FULL_STATE_DICT"
+    assert env["ACCELERATE_MIXED_PRECISION"] == "no", "the SFT config's bf16/fp16 decides the precision"
+    ram_efficient = env["FSDP_CPU_RAM_EFFICIENT_LOADING"] == "true"
+    t4 = _settings(dtype="float32", fp16=True, cpu_ram_efficient_loading=ram_efficient)
+    a100 = _settings(dtype="bfloat16", cpu_ram_efficient_loading=ram_efficient)
+    assert t4 == {"device_map": None, "bnb_4bit_quant_storage": "float32"}, "fp32 storage on fp16 hardware"
+    assert a100 == {"device_map": None, "bnb_4bit_quant_storage": "bfloat16"}, "storage = the model's dtype"
+
+
+@pytest.mark.parametrize("changes, named", [
+    (dict(bnb_4bit_quant_storage="uint8"), "bnb_4bit_quant_storage"),
+    (dict(dtype="float16", fp16=True), "dtype"),
+    (dict(dtype="auto"), "dtype"),
+    (dict(optim="paged_adamw_8bit"), "optim"),
+    (dict(cpu_ram_efficient_loading=False), "fsdp_cpu_ram_efficient_loading"),
+])
+def test_an_fsdp_qlora_run_that_would_fail_or_train_wrongly_stops_naming_the_option(changes, named):
+    with pytest.raises(ConfigError, match=f"`{named}`"):
+        _settings(**changes)
+
+
+def test_under_ddp_each_process_loads_its_4bit_copy_onto_its_own_gpu():
+    assert _settings("MULTI_GPU", local_process_index=1)["device_map"] == {"": 1}
+    assert _settings("NO", local_process_index=0)["device_map"] == {"": 0}
+    assert _settings("MULTI_GPU", load_in_4bit=False)["device_map"] is None, "a full-precision model: TRL places it"
+    assert _settings("MULTI_GPU", optim="paged_adamw_8bit")["device_map"] == {"": 1}, "paged AdamW is fine under DDP"
+
+
+def test_merging_refuses_to_run_inside_a_multi_process_launch(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="one process"):
+        require_one_process("merging")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    require_one_process("merging")
+
+
+# --- the command for each machine ----------------------------------------------------------------------------
+
+
+def _flags(overrides: list[str]) -> dict[str, str]:
+    return dict(zip(overrides[::2], overrides[1::2]))
+
+
+@pytest.mark.parametrize("machine", ["cpu", "t4", "a100"])
+def test_the_launch_changes_values_for_the_machine_never_the_recipe(tmp_path, machine):
+    from helpers.hardware import detect_hardware
+
+    profile = {"cpu": dict(cuda_available=False, cpu_bf16=None),
+               "t4": dict(cuda_available=True, capability=(7, 5), gpu_name="Tesla T4", gpu_memory_gb=15.0),
+               "a100": dict(cuda_available=True, capability=(8, 0), gpu_name="A100", gpu_memory_gb=80.0)}[machine]
+    profile = detect_hardware(verbose=False, **profile)
+    overrides = value_overrides(profile, model="m", data_dir=tmp_path / "data", output_dir=tmp_path / "out",
+                                max_steps=8, batch_size=4)
+    flags = {key.removeprefix("--"): value for key, value in _flags(overrides).items()}
+    recipe = {"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "learning_rate", "lr_scheduler_type",
+              "warmup_steps", "max_length", "completion_only_loss", "gradient_accumulation_steps", "use_peft"}
+    assert not recipe & set(flags), "only values for this machine: the recipe stays the YAML's"
+    merged = {**yaml.safe_load(CONFIG.read_text()), **{k: yaml.safe_load(v) for k, v in flags.items()}}
+    merged["model_name_or_path"], merged["dataset_name"], merged["output_dir"] = "m", "data", "out"
+    path = tmp_path / "merged.yaml"
+    path.write_text(yaml.safe_dump(merged))
+    validate_sft_config(path)  # every override is a known key with a value of the right type
+
+    command, why = one_process_command(profile, CONFIG, overrides)
+    two, two_why = two_process_command(profile, CONFIG, overrides)
+    if machine == "cpu":
+        assert (flags["use_cpu"], flags["load_in_4bit"], flags["dtype"], flags["optim"]) == (
+            "true", "false", "float32", "adamw_torch")
+        assert Path(command[0]).name == "trl" and command[1] == "sft"
+        assert Path(two[0]).name == "torchrun" and two[-2:] == ["--ddp_backend", "gloo"] and "gloo" in two_why
+    elif machine == "t4":
+        assert (flags["bf16"], flags["fp16"], flags["dtype"]) == ("false", "true", "float16")
+        assert command[1].endswith("sft_course.py") and "4901" in why, "fp16 GPUs: the course's script"
+        assert two[1:5] == ["launch", "--multi_gpu", "--num_processes", "2"]
+    else:
+        assert not {"bf16", "fp16", "dtype", "use_cpu"} & set(flags), "bf16 GPUs run the YAML as written"
+        assert Path(command[0]).name == "trl"
+
+
+def test_a_launch_from_the_notebook_sees_every_gpu_again(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setenv("QLORA_COURSE_ALL_GPUS", "0,1")
+    env = launch_env(processes=2)
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,1" and int(env["OMP_NUM_THREADS"]) >= 1
+
+
+def test_a_failed_launch_shows_its_last_lines_and_names_its_log(tmp_path, capsys):
+    log = tmp_path / "launch.log"
+    with pytest.raises(RuntimeError, match=str(log)):
+        run_launch([sys.executable, "-c", "print('step one'); raise SystemExit('the reason it stopped')"], log)
+    printed = capsys.readouterr().out
+    assert "the reason it stopped" in printed and "step one" in log.read_text()
