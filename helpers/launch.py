@@ -21,6 +21,7 @@ import enum
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -179,9 +180,15 @@ def require_one_process(what: str = "merging") -> None:
 # --- The command for this machine ----------------------------------------------------------------------------
 
 
-def _executable(name: str) -> str:
-    beside = Path(sys.executable).with_name(name)  # the kernel's own environment first
-    return str(beside) if beside.exists() else name
+def _executable(name: str) -> list[str]:
+    """The command `name` of the kernel's own environment, else on PATH, else run as the module behind it."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return [str(beside)]
+    if shutil.which(name):
+        return [name]
+    module = {"trl": "trl.cli.main", "torchrun": "torch.distributed.run", "accelerate": "accelerate.commands.accelerate_cli"}
+    return [sys.executable, "-m", module[name]]
 
 
 def value_overrides(profile, *, model: str, data_dir: str | Path, output_dir: str | Path, max_steps: int,
@@ -208,7 +215,7 @@ def one_process_command(profile, config: str | Path, overrides: list[str]) -> tu
         return ([sys.executable, str(SCRIPT), "--config", str(config), *overrides],
                 "fp16 GPU: scripts/sft_course.py, since `trl sft` casts the LoRA weights of a 4-bit model to bf16 "
                 "and the fp16 loss scaler then fails (TRL issue 4901)")
-    return ([_executable("trl"), "sft", "--config", str(config), *overrides],
+    return ([*_executable("trl"), "sft", "--config", str(config), *overrides],
             "TRL's own command: it reads the YAML and starts the training through `accelerate launch`")
 
 
@@ -216,10 +223,10 @@ def two_process_command(profile, config: str | Path, overrides: list[str], proce
     """The same training on `processes` processes (DDP); returns (command, why this launcher)."""
     script = [str(SCRIPT), "--config", str(config), *overrides]
     if profile.device == "cpu":
-        return ([_executable("torchrun"), "--nproc_per_node", str(processes), *script, "--ddp_backend", "gloo"],
+        return ([*_executable("torchrun"), "--nproc_per_node", str(processes), *script, "--ddp_backend", "gloo"],
                 "CPU: torchrun starts the processes (`accelerate launch --cpu --num_processes 2` starts one), "
                 "gloo connects them")
-    return ([_executable("accelerate"), "launch", "--multi_gpu", "--num_processes", str(processes), *script],
+    return ([*_executable("accelerate"), "launch", "--multi_gpu", "--num_processes", str(processes), *script],
             f"{processes} GPUs: accelerate starts one process per GPU; the course's script records each "
             "process's share (with bf16 GPUs `trl sft ... --accelerate_config multi_gpu --num_processes 2` "
             "runs the same training)")

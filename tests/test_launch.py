@@ -184,3 +184,16 @@ def test_a_failed_launch_shows_its_last_lines_and_names_its_log(tmp_path, capsys
         run_launch([sys.executable, "-c", "print('step one'); raise SystemExit('the reason it stopped')"], log)
     printed = capsys.readouterr().out
     assert "the reason it stopped" in printed and "step one" in log.read_text()
+
+
+def test_without_the_trl_command_on_path_the_launch_runs_its_module(tmp_path, monkeypatch):
+    """A runtime where pip put no `trl` script beside Python or on PATH still launches the same command."""
+    from helpers.hardware import detect_hardware
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    profile = detect_hardware(verbose=False, cuda_available=False, cpu_bf16=None)
+    command, _ = one_process_command(profile, CONFIG, [])
+    assert command[:4] == [str(tmp_path / "python"), "-m", "trl.cli.main", "sft"]
+    two, _ = two_process_command(profile, CONFIG, [])
+    assert two[:3] == [str(tmp_path / "python"), "-m", "torch.distributed.run"]

@@ -50,3 +50,19 @@ def test_the_terms_move_the_way_they_should():
     assert "estimate" in qlora.note
     with pytest.raises(ValueError, match="method"):
         estimate_training_memory(qwen, "int8")
+
+
+def test_the_readme_scaling_table_is_what_the_estimator_prints_today():
+    from pathlib import Path
+
+    from helpers.scaling import scaling_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert scaling_markdown() in readme, "README's scaling table is stale: paste `python -m helpers.scaling`"
+    assert "**every figure is an estimate**" in readme
+
+
+def test_the_7b_shape_counts_qwen25_7bs_published_parameters():
+    from helpers.scaling import QWEN25_7B_SHAPE
+
+    assert count_parameters({**QWEN25_7B_SHAPE, "model_type": "qwen2"})["total"] == 7_615_616_512
