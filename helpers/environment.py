@@ -57,10 +57,18 @@ MEASURED_ON = "2026-11-25, 2-core AMD EPYC with AVX512-BF16"
 MEASURED_ON_FP32 = "2026-11-30, 2-core CPU without native bf16"
 
 
+# Notebooks added after the bf16 machine's `make run`: their "cpu" figure is an estimate until one measures it.
+NOT_MEASURED_WITH_BF16 = {"08_scale_out"}
+
+
 def time_line(notebook: str) -> str:
     """The sentence under each notebook's title that says how long it takes (written there from this table)."""
     cpu, fp32 = EXPECTED_MINUTES["cpu"][notebook], EXPECTED_MINUTES["cpu_fp32"][notebook]
     gpu = EXPECTED_MINUTES["cuda"][notebook]
+    if notebook in NOT_MEASURED_WITH_BF16:
+        return (f"*Time with the defaults: about {fp32} min on a 2-core laptop CPU without native bf16 (measured by "
+                f"`make run`: {MEASURED_ON_FP32}); about {cpu} min on one with it and about {gpu} min on a T4 "
+                "(estimates, not yet measured).*")
     return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU with native bf16 and about {fp32} min "
             f"on one without it (measured by `make run`: {MEASURED_ON}; {MEASURED_ON_FP32}); about {gpu} min on a "
             "T4 (estimate, not yet measured).*")
@@ -73,7 +81,8 @@ def expected_minutes(profile: HardwareProfile) -> dict[str, str]:
         label = f"measured on a 2-core CPU {'with' if column == 'cpu' else 'without'} native bf16"
     else:
         column, label = "cuda", "estimate for a T4, not yet measured"
-    return {name: f"~{minutes} min ({label})" for name, minutes in EXPECTED_MINUTES[column].items()}
+    return {name: f"~{minutes} min ({'estimate, not yet measured' if column == 'cpu' and name in NOT_MEASURED_WITH_BF16 else label})"
+            for name, minutes in EXPECTED_MINUTES[column].items()}
 
 
 def write_time_lines() -> None:

@@ -66,7 +66,7 @@ def key_numbers(notebook: str, r: dict) -> str:
                 f"(n={r.get('n_compare', '?')}, best: {r.get('best', '?')})")
     if notebook.startswith("08"):
         one, two = r.get("one_process", {}), r.get("two_processes")
-        line = (f"trl sft: {one.get('steps', '?')} steps, loss {one.get('first_loss', 0):.3f} -> "
+        line = (f"trl sft: {one.get('steps', '?')} steps, mean loss {one.get('first_loss', 0):.3f} (first half) -> "
                 f"{one.get('last_loss', 0):.3f} in {one.get('wall_seconds', 0):.0f} s")
         if two:
             rank0 = two["ranks"][0]

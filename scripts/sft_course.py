@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
         "first_example_this_process": tokenizer.decode(first[-40:]) if len(first) else "",
         "resumed_from": resume,
         "final_loss": losses[-1] if losses else float("nan"),
+        "losses": losses,
         "loss_finite": bool(losses) and all(math.isfinite(loss) for loss in losses),
         "wrote_adapter": trainer.is_world_process_zero(),
     }

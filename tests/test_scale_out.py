@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -57,6 +58,13 @@ def test_two_cpu_processes_train_one_adapter(tmp_path):
     assert [(s["examples_per_epoch_this_process"], s["batches_per_epoch_this_process"]) for s in summaries] == [(8, 4)] * 2
     assert summaries[0]["first_example_this_process"] != summaries[1]["first_example_this_process"]
     assert all(s["train_seconds"] > 0 for s in summaries)
+
+    # DDP is a bigger batch: one process with the global batch (4) logs the same losses, step by step.
+    single = _launch(config, "--per_device_train_batch_size", "4", "--output_dir", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    alone = json.loads((tmp_path / "single" / "run_summary_rank0.json").read_text())
+    assert alone["world_size"] == 1 and alone["global_batch"] == 4
+    assert alone["losses"] == pytest.approx(summaries[0]["losses"], rel=1e-3), (alone["losses"], summaries[0]["losses"])
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
