@@ -57,7 +57,7 @@ def walk(tmp_path_factory):
 def test_notebooks_are_stored_clean_with_one_parameters_cell():
     from helpers.run_notebooks import solution_notebooks
 
-    assert len(solution_notebooks()) == 7  # one per chapter, 01 to 07
+    assert len(solution_notebooks()) == 8  # one per chapter, 01 to 08
     for notebook in [*course_notebooks(), *solution_notebooks()]:
         content = nbformat.read(notebook, as_version=4)
         code = [cell for cell in content.cells if cell.cell_type == "code"]
