@@ -233,9 +233,11 @@ def two_process_command(profile, config: str | Path, overrides: list[str], proce
 
 
 def launch_env(processes: int = 1) -> dict[str, str]:
-    """The environment for a launch from a notebook: every GPU visible again, threads split between processes."""
+    """The environment for a launch from a notebook: threads split between processes and, for a multi-process
+    launch, every GPU visible again (the setup cell pinned the notebook to one; a single process keeps that pin,
+    since with two GPUs visible the Trainer would wrap the model in nn.DataParallel, which SFTTrainer refuses)."""
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    if "QLORA_COURSE_ALL_GPUS" in env:  # the setup cell pinned the notebook to one GPU; a launch uses them all
+    if processes > 1 and "QLORA_COURSE_ALL_GPUS" in env:
         env["CUDA_VISIBLE_DEVICES"] = env["QLORA_COURSE_ALL_GPUS"]
     env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
     env.pop("MPLBACKEND", None)  # the notebook's inline backend does not exist in a plain Python

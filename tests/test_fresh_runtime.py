@@ -37,7 +37,7 @@ def course_remote(tmp_path_factory):
     return remote
 
 
-def _run_alone(name: str, folder, remote, monkeypatch):
+def _run_alone(name: str, folder, remote, monkeypatch, parameters: dict | None = None):
     """Copy one notebook into an empty folder and execute it there, as a badge opens it in a fresh runtime."""
     monkeypatch.setenv("QLORA_COURSE_REPO", str(remote))
     monkeypatch.setenv("QLORA_COURSE_CACHE", str(cache_dir()))  # reuse the offline model copy made by `make setup`
@@ -45,7 +45,7 @@ def _run_alone(name: str, folder, remote, monkeypatch):
     shutil.copy(notebook, folder / notebook.name)
     probe = subprocess.run([sys.executable, "-c", "import helpers"], cwd=folder, capture_output=True)
     assert probe.returncode != 0, "the kernel's Python must not have the helpers package installed"
-    executed = execute_notebook(folder / notebook.name, folder / "executed")
+    executed = execute_notebook(folder / notebook.name, folder / "executed", parameters)
     return executed.read_text(encoding="utf-8"), folder / "qlora-course"
 
 
@@ -70,3 +70,15 @@ def test_notebook_04_alone_catches_up_and_finishes(tmp_path, course_remote, monk
     payoff = read_results(run_dir, "04_merged_vs_adapter_inference")
     assert payoff["style_adherence_after"] > payoff["style_adherence_before"]
     assert os.path.isdir(clone / "runs" / "catch-up")
+
+
+def test_notebook_08_alone_exports_its_data_and_launches_from_the_clone(tmp_path, course_remote, monkeypatch):
+    """08 needs no earlier notebook: it exports 02's data itself, and its launches run from the cloned course."""
+    text, clone = _run_alone("08_scale_out", tmp_path, course_remote, monkeypatch,
+                             {"MODEL": "tiny-random-qwen2", "MAX_STEPS": 2, "BATCH_SIZE": 2})
+    assert "Running" not in text, "08 catches up on nothing"
+    run_dir = clone / "adapters" / "python_style_cli"
+    results = read_results(run_dir, "08_scale_out")
+    assert results["config"] == str(clone / "configs" / "python_style.yaml"), "the clone's YAML, not another copy"
+    assert results["one_process"]["steps"] == 2 and results["two_processes"] is None, "one process by default on a CPU"
+    assert (run_dir / "one_process" / "adapter_model.safetensors").exists()

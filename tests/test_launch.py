@@ -171,11 +171,12 @@ def test_the_launch_changes_values_for_the_machine_never_the_recipe(tmp_path, ma
         assert Path(command[0]).name == "trl"
 
 
-def test_a_launch_from_the_notebook_sees_every_gpu_again(monkeypatch):
+def test_a_two_process_launch_from_the_notebook_sees_every_gpu_again_and_one_process_keeps_one(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     monkeypatch.setenv("QLORA_COURSE_ALL_GPUS", "0,1")
     env = launch_env(processes=2)
     assert env["CUDA_VISIBLE_DEVICES"] == "0,1" and int(env["OMP_NUM_THREADS"]) >= 1
+    assert launch_env(processes=1)["CUDA_VISIBLE_DEVICES"] == "0", "one process keeps one GPU (no nn.DataParallel)"
 
 
 def test_a_failed_launch_shows_its_last_lines_and_names_its_log(tmp_path, capsys):
