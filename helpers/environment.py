@@ -67,8 +67,8 @@ def time_line(notebook: str) -> str:
     gpu = EXPECTED_MINUTES["cuda"][notebook]
     if notebook in NOT_MEASURED_WITH_BF16:
         return (f"*Time with the defaults: about {fp32} min on a 2-core laptop CPU without native bf16 (measured by "
-                f"`make run`: {MEASURED_ON_FP32}); about {cpu} min on one with it and about {gpu} min on a T4 "
-                "(estimates, not yet measured).*")
+                f"running it alone with its defaults, as `make run` does: {MEASURED_ON_FP32}); about {cpu} min on one "
+                f"with it and about {gpu} min on a T4 (estimates, not yet measured).*")
     return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU with native bf16 and about {fp32} min "
             f"on one without it (measured by `make run`: {MEASURED_ON}; {MEASURED_ON_FP32}); about {gpu} min on a "
             "T4 (estimate, not yet measured).*")
