@@ -133,7 +133,7 @@ def validate_sft_config(path: str | Path) -> dict:
 
 
 def model_load_settings(distributed_type: str, *, local_process_index: int, load_in_4bit: bool, dtype: str | None,
-                        bnb_4bit_quant_storage: str | None, optim: str, fp16: bool,
+                        bnb_4bit_quant_storage: str | None, optim, fp16: bool,
                         cpu_ram_efficient_loading: bool) -> dict:
     """How each process loads the model under `distributed_type` ("NO", "MULTI_GPU", "MULTI_CPU", "FSDP", ...).
 
@@ -147,7 +147,9 @@ def model_load_settings(distributed_type: str, *, local_process_index: int, load
       scaler (PEFT's FSDP guide);
     - FSDP + QLoRA needs CPU-RAM-efficient loading (rank 0 reads the weights, the others receive them);
     - FSDP + QLoRA: no paged 8-bit optimizer, which fails when a checkpoint is saved (PEFT's FSDP guide).
+    `optim` is a name or an SFTConfig's own `optim` (an enum, whose str() is "OptimizerNames.PAGED_ADAMW_8BIT").
     """
+    optim = str(getattr(optim, "value", optim))
     if not load_in_4bit:
         return {"device_map": None, "bnb_4bit_quant_storage": bnb_4bit_quant_storage}
     if distributed_type != "FSDP":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # helpers/, as the
 
 def main(argv: list[str] | None = None) -> dict:
     from accelerate import PartialState
+    from accelerate.utils.environment import parse_flag_from_env
     from datasets import load_dataset
     from trl import (
         ModelConfig,
@@ -58,9 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     loading = model_load_settings(  # the multi-process rules, each with its reason, in helpers/launch.py
         state.distributed_type.value, local_process_index=state.local_process_index,
         load_in_4bit=model_args.load_in_4bit, dtype=model_args.dtype,
-        bnb_4bit_quant_storage=model_args.bnb_4bit_quant_storage, optim=str(training_args.optim),
-        fp16=training_args.fp16,
-        cpu_ram_efficient_loading=os.environ.get("FSDP_CPU_RAM_EFFICIENT_LOADING", "false").lower() in ("1", "true"))
+        bnb_4bit_quant_storage=model_args.bnb_4bit_quant_storage, optim=training_args.optim,
+        fp16=training_args.fp16, cpu_ram_efficient_loading=parse_flag_from_env("FSDP_CPU_RAM_EFFICIENT_LOADING"))
     model_args.bnb_4bit_quant_storage = loading["bnb_4bit_quant_storage"]
     quantization_config = get_quantization_config(model_args)
     training_args.model_init_kwargs = {"dtype": model_args.dtype, "quantization_config": quantization_config,

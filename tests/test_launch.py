@@ -113,6 +113,15 @@ def test_an_fsdp_qlora_run_that_would_fail_or_train_wrongly_stops_naming_the_opt
         _settings(**changes)
 
 
+def test_the_rules_read_the_optimizer_as_an_sft_config_holds_it():
+    """scripts/sft_course.py passes SFTConfig's own `optim`, an enum whose str() is "OptimizerNames.PAGED_ADAMW_8BIT"."""
+    from trl import SFTConfig
+
+    args = SFTConfig(output_dir="unused", optim="paged_adamw_8bit", use_cpu=True, bf16=False, report_to="none")
+    with pytest.raises(ConfigError, match="`optim` paged_adamw_8bit"):
+        _settings(optim=args.optim)
+
+
 def test_under_ddp_each_process_loads_its_4bit_copy_onto_its_own_gpu():
     assert _settings("MULTI_GPU", local_process_index=1)["device_map"] == {"": 1}
     assert _settings("NO", local_process_index=0)["device_map"] == {"": 0}
