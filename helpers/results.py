@@ -67,7 +67,7 @@ def key_numbers(notebook: str, r: dict) -> str:
     if notebook.startswith("08"):
         one, two = r.get("one_process", {}), r.get("two_processes")
         line = (f"trl sft: {one.get('steps', '?')} steps, mean loss {one.get('first_loss', 0):.3f} (first half) -> "
-                f"{one.get('last_loss', 0):.3f} in {one.get('wall_seconds', 0):.0f} s")
+                f"{one.get('last_loss', 0):.3f} (second half) in {one.get('wall_seconds', 0):.0f} s")
         if two:
             rank0 = two["ranks"][0]
             line += (f"; 2 processes: global batch {rank0['global_batch']}, "

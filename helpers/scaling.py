@@ -153,7 +153,7 @@ def _gb(value: float) -> str:
     return f"{value:.0f} GB" if value >= 100 else f"{value:.1f} GB" if value >= 1 else f"{value:.2f} GB"
 
 
-def scaling_rows(gpu_memory_gb: dict[str, float] | None = None) -> list[dict]:
+def scaling_rows() -> list[dict]:
     """The scaling table, one row per SCALING_SETUPS entry, every figure an estimate from the model's config."""
     rows = []
     for setup, method, shape, arguments in SCALING_SETUPS:

@@ -42,10 +42,7 @@ def _cpu_config(tmp_path: Path) -> Path:
 
 def test_two_cpu_processes_train_one_adapter(tmp_path):
     config = _cpu_config(tmp_path)
-    torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(ROOT / "scripts" / "sft_course.py"),
-                          "--config", str(config), "--ddp_backend", "gloo"], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    run = _launch(config, "--ddp_backend", "gloo", processes=2)
     assert run.returncode == 0, run.stderr[-3000:]
     out = tmp_path / "out"
     summaries = [json.loads((out / f"run_summary_rank{rank}.json").read_text()) for rank in (0, 1)]
@@ -79,9 +76,12 @@ def test_two_cpu_processes_train_one_adapter(tmp_path):
     assert (after - before).abs().max() > 1e-4, "the trained adapter changes the outputs"
 
 
-def _launch(config: Path, *extra: str, wait: bool = True):
+def _launch(config: Path, *extra: str, wait: bool = True, processes: int = 1):
+    """scripts/sft_course.py on `config`, in one process or under torchrun with `processes` of them."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, str(ROOT / "scripts" / "sft_course.py"), "--config", str(config), *extra]
+    launcher = [sys.executable] if processes == 1 else [
+        str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", str(processes)]
+    command = [*launcher, str(ROOT / "scripts" / "sft_course.py"), "--config", str(config), *extra]
     if wait:
         return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
