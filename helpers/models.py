@@ -282,7 +282,7 @@ def load_model_and_tokenizer(
 def _token_if(from_hub: bool) -> str | None:
     if not from_hub:
         return None
-    from helpers.secrets import get_hf_token
+    from helpers.credentials import get_hf_token
 
     return get_hf_token()
 

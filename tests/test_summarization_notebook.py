@@ -60,7 +60,7 @@ def test_eval_only_command_reproduces_the_notebook(run, tmp_path):
     run_dir, results = run
     output = tmp_path / "eval.json"
     subprocess.run(
-        [sys.executable, "-m", "helpers.evaluate", "--model", results["preset"], "--adapter", str(run_dir / "final"),
+        [sys.executable, "-m", "helpers.evaluate_summaries", "--model", results["preset"], "--adapter", str(run_dir / "final"),
          "--n", str(QUICK["N_TEST"]), "--source", "bundled", "--max-new-tokens", str(QUICK["MAX_NEW_TOKENS"]),
          "--bertscore-model", "offline", "--output", str(output)],
         check=True, capture_output=True, text=True,

@@ -1,6 +1,6 @@
 """Evaluation without training: score a base model or a saved adapter on N test summaries.
 
-    python -m helpers.evaluate --model smollm2-135m-instruct --adapter adapters/news_summaries/final \\
+    python -m helpers.evaluate_summaries --model smollm2-135m-instruct --adapter adapters/news_summaries/final \\
         --n 20 --output adapters/news_summaries/eval_adapter.json
 
 Writes the metrics JSON (ROUGE, BERTScore, lengths, which data and models were used) and prints it.
