@@ -12,15 +12,8 @@ from __future__ import annotations
 import math
 import re
 
+from helpers.metrics import extract_code
 from helpers.sandbox import run_answers
-
-_FENCED = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
-
-
-def extract_code(answer: str) -> str:
-    """The code of an answer: its first fenced block (an unclosed one runs to the end), else the whole text."""
-    match = _FENCED.search(answer)
-    return match.group(1) if match else answer
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -55,7 +48,7 @@ def pass_rate(answers: list[str], records: list[dict], *, workers: int = 4, time
     missing = [index for index, record in enumerate(records) if not record.get("checks")]
     if missing:
         raise ValueError(f"records {missing[:5]} have no 'checks' field: pass rate needs the data's checks")
-    jobs = [(extract_code(answer), record["checks"], entry_point(record)) for answer, record in zip(answers, records)]
+    jobs = [(extract_code(answer)[0], record["checks"], entry_point(record)) for answer, record in zip(answers, records)]
     results = run_answers(jobs, workers=workers, timeout=timeout)
     passed = sum(result.passed for result in results)
     low, high = wilson_interval(passed, len(results))

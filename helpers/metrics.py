@@ -8,7 +8,9 @@ import string
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:\n```|$)", re.DOTALL)
+# An opening fence may carry spaces and a python/py tag. A closing fence ends its line, so a ``` inside a
+# string does not close the block; a block cut off by max_new_tokens runs to the end.
+FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:\n?```[ \t]*(?=\n|$)|$)", re.DOTALL)
 STYLE_CHECKS = ("code_block_only", "parses", "defines_function", "type_hints", "one_line_docstring", "no_print")
 
 

@@ -39,6 +39,23 @@ def test_unfenced_code_is_still_parsed_but_not_block_only():
     assert code.startswith("def f") and block_only is False
 
 
+def test_code_is_taken_from_the_first_fenced_block():
+    assert extract_code("Here you go:\n```python\nx = 1\n```\nThat's it.")[0].strip() == "x = 1"
+    assert extract_code("```\ny = 2\n```")[0].strip() == "y = 2"
+    assert extract_code("```python\nz = 3\n")[0].strip() == "z = 3", "an answer cut off by max_new_tokens"
+    assert extract_code("def f():\n    return 1")[0] == "def f():\n    return 1"
+
+
+def test_fences_the_two_former_extractors_disagreed_on():
+    # Style adherence used to miss a block opened with "``` python" (a space before the tag) ...
+    assert extract_code("``` python\nx = 1\n```") == ("x = 1", True)
+    # ... and pass rate used to cut the code at a ``` inside a string, or keep a fence glued to the last line.
+    fence_in_string = '```python\ndef fence() -> str:\n    """Return a fence."""\n    return "```"\n```'
+    assert extract_code(fence_in_string) == ('def fence() -> str:\n    """Return a fence."""\n    return "```"', True)
+    assert check_python_style(fence_in_string).adherent
+    assert extract_code("```python\nx = 1```") == ("x = 1", True)
+
+
 def test_self_needs_no_annotation():
     answer = '```python\ndef area(self, scale: float) -> float:\n    """Return the area."""\n    return scale\n```'
     assert check_python_style(answer).type_hints

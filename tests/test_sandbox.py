@@ -122,15 +122,6 @@ def test_a_function_under_another_name_is_checked_as_the_entry_point():
     assert run_answer("def area_of_square(side):\n    return side * side\n", ["square_area(2) == 4"]).outcome == "error"
 
 
-def test_code_is_taken_from_the_first_fenced_block():
-    from helpers.correctness import extract_code
-
-    assert extract_code("Here you go:\n```python\nx = 1\n```\nThat's it.").strip() == "x = 1"
-    assert extract_code("```\ny = 2\n```").strip() == "y = 2"
-    assert extract_code("```python\nz = 3\n").strip() == "z = 3", "an answer cut off by max_new_tokens"
-    assert extract_code("def f():\n    return 1") == "def f():\n    return 1"
-
-
 def test_wilson_interval_matches_hand_computed_values():
     from helpers.correctness import format_rate, wilson_interval
 
