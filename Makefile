@@ -7,7 +7,8 @@
 # TORCH is what pip is asked for when torch is not importable yet (Colab and Kaggle already have it).
 # The plain name gets the default build (CUDA on Linux, several GB); on a CPU-only machine
 #   make setup TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
-# gets the CPU build instead. Both are tested; see README, "Which torch".
+# gets the CPU build instead. That line is not tested (this project's test machines cannot reach that
+# index); see README, "Which torch".
 
 PYTHON ?= python3
 TORCH ?= torch

@@ -3,13 +3,18 @@
 A model's answer is untrusted code. `run_answer` never executes it in this process: it writes the code
 and its checks into a fresh temporary folder and runs them with a child interpreter that is
 
-- isolated (`python -I`: no user site-packages, no PYTHON* variables, the script's folder not on sys.path)
-  and started with an empty environment, in the temporary folder as working directory;
+- isolated (`python -I`: no user site-packages, no PYTHON* variables, the script's folder not on sys.path),
+  in the temporary folder as working directory;
+- started with an empty environment: the answer may read `os.environ`, but no token or other variable of
+  this process is in it;
 - limited by `resource` where the OS has it (CPU seconds, address space, no file bigger than 0 bytes,
   no child processes) and by a wall-clock timeout;
 - watched by an audit hook (PEP 578) installed before the answer runs, which refuses opening files for
-  writing, reading outside the standard library, sockets, subprocesses, `os.system` and friends, and
-  reading the environment.
+  writing; removing, renaming, truncating, linking or chmod-ing files and making or removing folders;
+  opening files for reading outside the interpreter's import path (the standard library and
+  site-packages); sockets and URL requests; subprocesses, `os.system`, exec, spawn and fork; changing the
+  environment (`os.putenv`, `os.unsetenv`); loading C libraries through ctypes; and `sys.settrace` or
+  `sys.setprofile`.
 
 Each answer gets one of four outcomes: "pass" (every check held), "fail" (a check was false),
 "error" (the code raised, did not compile or tried something refused) or "timeout".
