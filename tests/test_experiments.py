@@ -1,4 +1,4 @@
-"""Experiment helpers: task metrics on hand-checked cases, the Chinchilla budget, the boundary-weighted loss."""
+"""Experiment helpers: the Chinchilla budget, the boundary-weighted loss, whole runs on the tiny model, plots."""
 
 from __future__ import annotations
 
@@ -10,50 +10,6 @@ import torch
 
 from helpers.boundary_loss import boundary_weights, make_boundary_weighted_loss
 from helpers.experiments import append_rows, compute_budget, read_rows
-from helpers.metrics import accuracy, exact_match, first_label, normalize_answer, squad_scores, token_f1
-
-
-def test_accuracy_ignores_case_and_whitespace_and_checks_lengths():
-    assert accuracy(["Positive", " negative", "positive"], ["positive", "negative", "negative"]) == pytest.approx(2 / 3)
-    with pytest.raises(ValueError):
-        accuracy(["positive"], ["positive", "negative"])
-    with pytest.raises(ValueError):
-        accuracy([], [])
-
-
-def test_first_label_reads_free_text_answers():
-    choices = ("positive", "negative")
-    assert first_label("Negative.", choices) == "negative"
-    assert first_label("The sentiment is positive, clearly", choices) == "positive"
-    assert first_label("It is mixed", choices) == ""
-
-
-def test_squad_normalization():
-    assert normalize_answer("The  Cat, sat!") == "cat sat"
-    assert normalize_answer("An apple a day") == "apple day"
-
-
-def test_exact_match_and_f1_on_hand_computed_cases():
-    # Articles and punctuation do not count; the best of several ground truths is taken.
-    assert exact_match("the Eiffel Tower.", ["Eiffel Tower"]) == 1.0
-    assert exact_match("Eiffel", ["Eiffel Tower"]) == 0.0
-    assert exact_match("Paris", ["London", "paris"]) == 1.0
-    # prediction "eiffel" vs truth "eiffel tower": precision 1/1, recall 1/2 -> F1 = 2/3
-    assert token_f1("Eiffel", ["Eiffel Tower"]) == pytest.approx(2 / 3)
-    # "tower in paris" vs "eiffel tower": shared {tower}: precision 1/3, recall 1/2 -> F1 = 0.4
-    assert token_f1("tower in Paris", ["the Eiffel Tower"]) == pytest.approx(0.4)
-    # repeated tokens count once per occurrence in both: "a b b" vs "b b c" share two b's: P=R=2/3
-    assert token_f1("x y y", ["y y z"]) == pytest.approx(2 / 3)
-    assert token_f1("nothing shared", ["Eiffel Tower"]) == 0.0
-    assert token_f1("Eiffel", ["Louvre", "Eiffel Tower"]) == pytest.approx(2 / 3)
-
-
-def test_squad_scores_are_percentages():
-    scores = squad_scores(["Eiffel Tower", "Eiffel", "Louvre"], [["Eiffel Tower"], ["Eiffel Tower"], ["Orsay"]])
-    assert scores["exact_match"] == pytest.approx(100 / 3)
-    assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3 + 0) / 3)
-    with pytest.raises(ValueError):
-        squad_scores(["a"], [])
 
 
 def test_compute_budget_known_values():
@@ -190,26 +146,6 @@ def test_training_moves_the_validation_loss(tiny_rows):
     # Fresh LoRA starts as the base model (B = 0) and evaluation uses TRL's plain loss: same starting point.
     assert rows["boundary"]["eval_loss_before"] == rows["lora"]["eval_loss_before"]
     assert rows["boundary"]["eval_loss"] != rows["lora"]["eval_loss"]  # the weighted loss trained differently
-
-
-def test_instruction_scores_per_task():
-    from helpers.metrics import score_instructions
-
-    records = [{"output": "Paris", "task": "capital"}, {"output": "cold", "task": "antonym"},
-               {"output": "The capital of Peru is Lima.", "task": "capital"}]
-    scores = score_instructions(["paris.", "warm", "Lima"], records)
-    assert scores["exact_match"] == pytest.approx(100 / 3)
-    assert scores["exact_match_by_task"] == {"antonym": 0.0, "capital": 50.0}
-    # "Lima" vs "capital of peru is lima" (articles dropped): P=1, R=1/5 -> F1=1/3
-    assert scores["f1"] == pytest.approx(100 * (1 + 0 + 1 / 3) / 3)
-
-
-def test_cut_at_echo_keeps_the_answer_before_a_new_section():
-    from helpers.metrics import cut_at_echo
-
-    assert cut_at_echo("The capital is Dublin.\n\n### Instruction:\nWhat is...") == "The capital is Dublin."
-    assert cut_at_echo("cold") == "cold"
-    assert cut_at_echo("line one\nline two\n### Response:\nmore") == "line one\nline two"
 
 
 def _row(experiment, name, score, **extra):

@@ -1,11 +1,23 @@
-"""The style-adherence metric on hand-made answers."""
+"""Task metrics on hand-checked cases: python_style adherence, accuracy, SQuAD EM/F1, instruction answers."""
 
 from __future__ import annotations
 
 import pytest
 
 from helpers.data import load_bundled
-from helpers.metrics import check_python_style, extract_code, style_adherence
+from helpers.metrics import (
+    accuracy,
+    check_python_style,
+    cut_at_echo,
+    exact_match,
+    extract_code,
+    first_label,
+    normalize_answer,
+    score_instructions,
+    squad_scores,
+    style_adherence,
+    token_f1,
+)
 
 GOOD = '```python\ndef double(value: int) -> int:\n    """Return value doubled."""\n    return 2 * value\n```'
 
@@ -74,3 +86,62 @@ def test_every_reference_answer_is_in_house_style():
     for split in ("train", "validation", "test"):
         answers = load_bundled("python_style", split)["output"]
         assert style_adherence(answers)["adherence"] == 1.0, split
+
+
+def test_accuracy_ignores_case_and_whitespace_and_checks_lengths():
+    assert accuracy(["Positive", " negative", "positive"], ["positive", "negative", "negative"]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        accuracy(["positive"], ["positive", "negative"])
+    with pytest.raises(ValueError):
+        accuracy([], [])
+
+
+def test_first_label_reads_free_text_answers():
+    choices = ("positive", "negative")
+    assert first_label("Negative.", choices) == "negative"
+    assert first_label("The sentiment is positive, clearly", choices) == "positive"
+    assert first_label("It is mixed", choices) == ""
+
+
+def test_squad_normalization():
+    assert normalize_answer("The  Cat, sat!") == "cat sat"
+    assert normalize_answer("An apple a day") == "apple day"
+
+
+def test_exact_match_and_f1_on_hand_computed_cases():
+    # Articles and punctuation do not count; the best of several ground truths is taken.
+    assert exact_match("the Eiffel Tower.", ["Eiffel Tower"]) == 1.0
+    assert exact_match("Eiffel", ["Eiffel Tower"]) == 0.0
+    assert exact_match("Paris", ["London", "paris"]) == 1.0
+    # prediction "eiffel" vs truth "eiffel tower": precision 1/1, recall 1/2 -> F1 = 2/3
+    assert token_f1("Eiffel", ["Eiffel Tower"]) == pytest.approx(2 / 3)
+    # "tower in paris" vs "eiffel tower": shared {tower}: precision 1/3, recall 1/2 -> F1 = 0.4
+    assert token_f1("tower in Paris", ["the Eiffel Tower"]) == pytest.approx(0.4)
+    # repeated tokens count once per occurrence in both: "a b b" vs "b b c" share two b's: P=R=2/3
+    assert token_f1("x y y", ["y y z"]) == pytest.approx(2 / 3)
+    assert token_f1("nothing shared", ["Eiffel Tower"]) == 0.0
+    assert token_f1("Eiffel", ["Louvre", "Eiffel Tower"]) == pytest.approx(2 / 3)
+
+
+def test_squad_scores_are_percentages():
+    scores = squad_scores(["Eiffel Tower", "Eiffel", "Louvre"], [["Eiffel Tower"], ["Eiffel Tower"], ["Orsay"]])
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    assert scores["f1"] == pytest.approx(100 * (1 + 2 / 3 + 0) / 3)
+    with pytest.raises(ValueError):
+        squad_scores(["a"], [])
+
+
+def test_instruction_scores_per_task():
+    records = [{"output": "Paris", "task": "capital"}, {"output": "cold", "task": "antonym"},
+               {"output": "The capital of Peru is Lima.", "task": "capital"}]
+    scores = score_instructions(["paris.", "warm", "Lima"], records)
+    assert scores["exact_match"] == pytest.approx(100 / 3)
+    assert scores["exact_match_by_task"] == {"antonym": 0.0, "capital": 50.0}
+    # "Lima" vs "capital of peru is lima" (articles dropped): P=1, R=1/5 -> F1=1/3
+    assert scores["f1"] == pytest.approx(100 * (1 + 0 + 1 / 3) / 3)
+
+
+def test_cut_at_echo_keeps_the_answer_before_a_new_section():
+    assert cut_at_echo("The capital is Dublin.\n\n### Instruction:\nWhat is...") == "The capital is Dublin."
+    assert cut_at_echo("cold") == "cold"
+    assert cut_at_echo("line one\nline two\n### Response:\nmore") == "line one\nline two"

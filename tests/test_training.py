@@ -72,9 +72,7 @@ def test_attention_only_trains_fewer_parameters_than_all_linear():
         model, _ = load_model_and_tokenizer(TINY_PRESET, profile, verbose=False)
         counts[name] = attach_lora(model, make_lora_config(r=8, target_modules=targets), profile)
     qv, every = counts["qv"].get_nb_trainable_parameters()[0], counts["all"].get_nb_trainable_parameters()[0]
-    # r * (in + out) per adapted matrix: q_proj 64->64, v_proj 64->32 in each of 2 layers.
-    assert qv == 2 * 8 * ((64 + 64) + (64 + 32))
-    assert qv < every
+    assert qv < every  # the exact q/v count: test_lora_breakdown_adds_up_to_peft_count
 
 
 def test_lora_breakdown_adds_up_to_peft_count():
@@ -83,6 +81,7 @@ def test_lora_breakdown_adds_up_to_peft_count():
     model = attach_lora(model, make_lora_config(r=8, target_modules=["q_proj", "v_proj"]), profile)
     rows = {row["module"]: row for row in lora_breakdown(model)}
     assert set(rows) == {"q_proj", "v_proj"}
+    # r * (in + out) per adapted matrix: q_proj 64->64, v_proj 64->32 in each of 2 layers.
     assert rows["q_proj"]["lora_per_layer"] == 8 * (64 + 64) and rows["q_proj"]["layers"] == 2
     assert rows["v_proj"]["shape"] == "64 -> 32" and rows["v_proj"]["lora_per_layer"] == 8 * (64 + 32)
     assert sum(row["lora_total"] for row in rows.values()) == model.get_nb_trainable_parameters()[0]
