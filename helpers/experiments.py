@@ -1,47 +1,28 @@
-"""The experiments track (notebook 07): one run per call, its results file, its task scores, and the plots.
+"""The experiments track (notebook 07): the task data, one run per call, and its results file.
 
-Task metrics live in helpers.metrics, the boundary-weighted loss in helpers.boundary_loss."""
+The notebook loads and configures each model itself; a run here trains, measures and scores it and writes one
+row. Task metrics live in helpers.metrics, the boundary-weighted loss in helpers.boundary_loss, the plots in
+helpers.plots."""
 
 from __future__ import annotations
 
 import gc
 import json
-import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from datasets.utils import logging as datasets_logging
 from transformers import PrinterCallback
+from trl import SFTConfig, SFTTrainer
 
-from helpers.boundary_loss import BoundaryWeightedSFTTrainer
 from helpers.display import progress_bars_off
+from helpers.hardware import HardwareProfile
+from helpers.memory import MemoryTracker
 from helpers.metrics import accuracy, first_label, squad_scores
-
-# --- Compute budget -----------------------------------------------------------------------------
-
-CHINCHILLA_TOKENS_PER_PARAMETER = 20
-
-
-def compute_budget(parameters: int, training_tokens: int) -> dict[str, float]:
-    """Chinchilla rule of thumb: ~20 training tokens per parameter, compute ~ 6 x parameters x tokens FLOPs.
-
-    Returns the run's FLOPs, the compute-optimal token count for this model size, and how far the
-    run is from it (tokens_ratio 1.0 = compute-optimal; fine-tuning runs are typically far below).
-    """
-    if parameters <= 0 or training_tokens < 0:
-        raise ValueError("parameters must be positive and training_tokens non-negative")
-    optimal_tokens = CHINCHILLA_TOKENS_PER_PARAMETER * parameters
-    return {
-        "parameters": parameters,
-        "training_tokens": training_tokens,
-        "flops": 6 * parameters * training_tokens,
-        "optimal_tokens": optimal_tokens,
-        "optimal_flops": 6 * parameters * optimal_tokens,
-        "tokens_ratio": training_tokens / optimal_tokens,
-    }
-
+from helpers.training import build_sft_trainer, loss_history, optimizer_name
 
 # --- Results files ------------------------------------------------------------------------------
 
@@ -123,173 +104,108 @@ def score_tasks(model, tokenizer, n_per_task: int | None = None, split: str = "t
 
 # --- One experiment run -------------------------------------------------------------------------
 
+ATTENTION_MODULES = {"q_proj", "k_proj", "v_proj", "o_proj"}
+MLP_MODULES = {"gate_proj", "up_proj", "down_proj"}
+
 
 @dataclass
-class RunSettings:
-    """What every run of a grid shares, so that the runs differ only in what the experiment varies."""
+class TaskData:
+    """The mixed task data every run of a grid shares, so that runs differ only in what the experiment varies."""
 
-    output_dir: str
-    max_steps: int = 30
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    full_learning_rate: float = 5e-5  # full fine-tuning moves every weight: a LoRA rate would wreck the model
-    max_length: int = 384
-    n_train_per_task: int | None = None
-    n_val_per_task: int = 12
+    tokenizer: object
+    train: object  # prompt/completion Dataset (multitask_dataset)
+    validation: object
     n_eval_per_task: int = 24
-    seed: int = 42
-    # One optimizer for every run, so that speed and memory compare the methods and not the optimizers. Plain
-    # AdamW everywhere: paged 8-bit AdamW (the QLoRA paper's, and notebook 02's on a GPU) would shrink only the
-    # full fine-tuning run's optimizer state, which is the one difference it makes.
-    optim: str = "adamw_torch"
 
 
-def _time_evaluations(trainer) -> list[float]:
-    """Make the trainer add the wall time of each of its evaluations to the returned one-item list."""
-    spent = [0.0]
-    evaluate = trainer.evaluate
+def task_data(tokenizer, *, n_train_per_task: int | None = None, n_val_per_task: int = 12,
+              n_eval_per_task: int = 24, max_length: int = 384) -> TaskData:
+    """Both tasks' training and validation examples, each mixed; validation sorted by length.
 
-    def timed(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return evaluate(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - started
-
-    trainer.evaluate = timed
-    return spent
-
-
-# The validation loss of each untrained base, shared by the runs of one process (see run_experiment).
-_EVAL_BEFORE: dict[tuple, float] = {}
-
-
-def run_experiment(
-    experiment: str,
-    name: str,
-    preset: str,
-    settings: RunSettings,
-    *,
-    method: str = "lora",
-    r: int = 16,
-    alpha: int | None = None,
-    target_modules: str | list[str] = "all-linear",
-    boundary_weight: float = 1.0,
-    boundary_window: int = 4,
-    results_file: str | Path | None = None,
-) -> dict:
-    """Load a fresh model, train it one way on the mixed task data, measure it, score it; return one row.
-
-    method: "lora" (full-precision base), "qlora" (4-bit NF4 base), "full" (every weight trains, no adapter)
-    or "base" (no training: the untouched model's validation loss and task scores).
-    The row has the settings, trainable parameters, weight memory, peak memory during load and training,
-    tokens per second, the validation-loss curve, the final validation loss and the task scores.
-    It is appended to `results_file` when given.
+    In length order each evaluation batch holds examples of similar length, so little padding is computed (short
+    sentiment reviews and long QA passages are mixed otherwise); the order is the same for every run.
     """
-    from helpers.hardware import detect_hardware
-    from helpers.models import load_model_and_tokenizer
-    from helpers.training import (
-        MemoryTracker,
-        attach_lora,
-        build_sft_trainer,
-        describe_trainable,
-        loss_history,
-        make_lora_config,
-        make_sft_config,
-        optimizer_name,
-    )
+    train = multitask_dataset(tokenizer, "train", n_train_per_task, max_length)
+    validation = multitask_dataset(tokenizer, "validation", n_val_per_task, max_length)
+    validation = validation.map(lambda example: {"_chars": len(example["prompt"]) + len(example["completion"])})
+    return TaskData(tokenizer, train, validation.sort("_chars").remove_columns("_chars"), n_eval_per_task)
 
-    if method not in {"lora", "qlora", "full", "base"}:
-        raise ValueError(f"method must be lora, qlora, full or base, not {method!r}")
+
+def adapted_blocks(target_modules) -> str:
+    """Where LoRA sits, read from the adapted modules' names: "attention only", "MLP only" or "attention + MLP"."""
+    names = set(target_modules)
+    parts = [label for label, group in (("attention", ATTENTION_MODULES), ("MLP", MLP_MODULES)) if names & group]
+    return " + ".join(parts) if len(parts) > 1 else f"{parts[0]} only" if parts else "other modules"
+
+
+def _describe_model(model) -> dict:
+    """What a loaded model is: weight memory, trainable parameters, and the LoRA settings when it has adapters."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if hasattr(model, "get_nb_trainable_parameters"):  # PEFT counts packed 4-bit weights at their real size
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        total = sum(p.numel() for p in model.parameters())
+    row = {"weights_mb": round(model.get_memory_footprint() / 2**20, 1), "trainable_params": trainable,
+           "total_params": total, "trainable_percent": 100 * trainable / total}
+    lora = getattr(model, "peft_config", {}).get("default")
+    if lora is not None:  # PEFT expands "all-linear" to full module paths: keep the module names
+        targets = sorted({name.rsplit(".", 1)[-1] for name in lora.target_modules})
+        row.update(r=lora.r, alpha=lora.lora_alpha, target_modules=targets, adapted=adapted_blocks(targets))
+    return row
+
+
+def run_experiment(labels: dict, load: Callable[[], torch.nn.Module], profile: HardwareProfile, config: SFTConfig,
+                   data: TaskData, *,
+                   eval_loss_before: float | None = None, trainer_class: type[SFTTrainer] = SFTTrainer,
+                   results_file: str | Path | None = None, **trainer_kwargs) -> dict:
+    """Load a model with `load()`, train it with `config` on `data` (when it has trainable weights), score it.
+
+    `profile` is the hardware profile the model was loaded with (build_sft_trainer keeps adapters in fp32 by it).
+    `labels` names the row ({"experiment": ..., "name": ..., "method": ...}). Peak memory covers loading and
+    training. `eval_loss_before`: the untrained model's validation loss when it is known already (a fresh LoRA
+    model is its base: lora_B starts at zero); otherwise it is measured. Training time excludes the validation
+    passes (the Trainer logs each one's `eval_runtime`). Returns the row, appended to `results_file` when given.
+    """
     started = time.perf_counter()
-    profile = detect_hardware(load_in_4bit=method == "qlora", verbose=False)
-    alpha = alpha or 2 * r
-    row: dict = {"experiment": experiment, "name": name, "preset": preset, "method": method,
-                 "device": profile.device, "precision": profile.precision}
-    if method in {"lora", "qlora"}:
-        row.update(r=r, alpha=alpha, target_modules=target_modules)
-    if boundary_weight != 1.0:
-        row.update(boundary_weight=boundary_weight, boundary_window=boundary_window)
-    steps = 0 if method == "base" else settings.max_steps
-    # A dozen data-preparation bars per run would bury the results.
+    row = {**labels, "precision": "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"}
     with progress_bars_off(datasets_logging), MemoryTracker() as memory:
-        # Full fine-tuning keeps fp32 master weights (mixed precision computes in 16-bit on a GPU).
-        model, tokenizer = load_model_and_tokenizer(
-            preset, profile, dtype=torch.float32 if method == "full" else None, verbose=False)
-        row["weights_mb"] = round(model.get_memory_footprint() / 2**20, 1)
-        if method in {"lora", "qlora"}:
-            model = attach_lora(model, make_lora_config(r=r, alpha=alpha, target_modules=target_modules), profile)
-            row.update(describe_trainable(model))
-        else:
-            for parameter in model.parameters():
-                parameter.requires_grad_(method == "full")
-            total = sum(p.numel() for p in model.parameters())
-            trainable = total if method == "full" else 0
-            row.update(trainable_params=trainable, total_params=total, trainable_percent=100 * trainable / total)
-        train = multitask_dataset(tokenizer, "train", settings.n_train_per_task, settings.max_length)
-        val = multitask_dataset(tokenizer, "validation", settings.n_val_per_task, settings.max_length)
-        # Validation in length order: each eval batch holds examples of similar length, so little padding is
-        # computed (short sentiment reviews and long QA passages are mixed otherwise). Same order for every run.
-        val = val.map(lambda example: {"_chars": len(example["prompt"]) + len(example["completion"])})
-        val = val.sort("_chars").remove_columns("_chars")
-        config = make_sft_config(
-            profile,
-            output_dir=str(Path(settings.output_dir) / row["name"]),
-            verbose=False,
-            max_steps=max(steps, 1),
-            learning_rate=settings.full_learning_rate if method == "full" else settings.learning_rate,
-            batch_size=settings.batch_size,
-            max_length=settings.max_length,
-            eval_steps=max(1, settings.max_steps // 2),  # halfway and at the end: on a CPU each costs ~10 s
-            logging_steps=max(1, settings.max_steps // 10),
-            warmup_steps=max(1, settings.max_steps // 10),
-            seed=settings.seed,
-            disable_tqdm=True,
-            optim=settings.optim,  # the same for every method (see RunSettings.optim)
-        )
-        extra = {}
-        if boundary_weight != 1.0:
-            extra = {"trainer_class": BoundaryWeightedSFTTrainer, "boundary_weight": boundary_weight,
-                     "boundary_window": boundary_window}
-        trainer = build_sft_trainer(model, tokenizer, profile, config, train, val, **extra)
+        model = load()
+        row.update(device=model.device.type, **_describe_model(model))
+        trainer = build_sft_trainer(model, data.tokenizer, profile, config, data.train, data.validation,
+                                    trainer_class=trainer_class, **trainer_kwargs)
         trainer.remove_callback(PrinterCallback)  # one summary line per run instead of every log dict
         row["optim"] = optimizer_name(trainer.args)  # what the trainer really uses
-        # Before training every LoRA run of a grid is its base model (lora_B starts at zero): measure once per base.
-        base_key = (preset, method == "qlora", str(next(model.parameters()).dtype), profile.precision,
-                    settings.n_val_per_task, settings.max_length, settings.batch_size)
-        if base_key not in _EVAL_BEFORE:
-            _EVAL_BEFORE[base_key] = trainer.evaluate()["eval_loss"]
-        eval_before = _EVAL_BEFORE[base_key]
-        eval_seconds = _time_evaluations(trainer)
-        train_started = time.perf_counter()
-        if steps:
-            trainer.train()
-        # Training speed without the validation passes that ran in between.
-        train_seconds = time.perf_counter() - train_started - eval_seconds[0]
+        if eval_loss_before is None:
+            eval_loss_before = trainer.evaluate()["eval_loss"]
+        logged_before = len(trainer.state.log_history)
+        steps = config.max_steps if row["trainable_params"] else 0
+        train_runtime = trainer.train().metrics["train_runtime"] if steps else 0.0
+    eval_seconds = sum(entry.get("eval_runtime", 0.0) for entry in trainer.state.log_history[logged_before:])
+    train_seconds = train_runtime - eval_seconds
     history = loss_history(trainer)
-    history["eval"].insert(0, (0, eval_before))
+    history["eval"].insert(0, (0, eval_loss_before))
     tokens = trainer.state.num_input_tokens_seen
     row.update(
         steps=steps,
         tokens_seen=int(tokens),
         train_seconds=round(train_seconds, 1),
-        eval_seconds=round(eval_seconds[0], 1),
+        eval_seconds=round(eval_seconds, 1),
         tokens_per_second=round(tokens / train_seconds, 1) if steps else None,
         peak_memory_mb=memory.peak_mb,
         peak_memory_kind=memory.kind,
-        eval_loss_before=round(eval_before, 4),
+        eval_loss_before=round(eval_loss_before, 4),
         eval_loss=round(history["eval"][-1][1], 4),
         eval_curve=history["eval"],
         train_curve=history["train"],
     )
-    row.update(score_tasks(trainer.model, tokenizer, settings.n_eval_per_task))
+    row.update(score_tasks(trainer.model, data.tokenizer, data.n_eval_per_task))
     row["seconds"] = round(time.perf_counter() - started, 1)
     del trainer, model
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     print(
-        f"[{experiment}] {name}: val loss {row['eval_loss_before']:.3f} -> {row['eval_loss']:.3f}, "
+        f"[{row['experiment']}] {row['name']}: val loss {row['eval_loss_before']:.3f} -> {row['eval_loss']:.3f}, "
         f"sentiment {100 * row['sentiment_accuracy']:.0f}%, QA EM {row['qa_exact_match']:.0f} / F1 "
         f"{row['qa_f1']:.0f}, trainable {row['trainable_params']:,} ({row['trainable_percent']:.2f}%), "
         f"weights {row['weights_mb']:.0f} MB, peak +{row['peak_memory_mb']:.0f} MB, {row['seconds']:.0f} s"
@@ -297,9 +213,6 @@ def run_experiment(
     if results_file:
         append_rows(results_file, [row])
     return row
-
-
-# --- Plots, drawn from the results file ---------------------------------------------------------
 
 
 def latest_rows(rows: list[dict]) -> list[dict]:
@@ -313,94 +226,3 @@ def latest_rows(rows: list[dict]) -> list[dict]:
 def task_score(row: dict) -> float:
     """One number per run for the plots: the mean of sentiment accuracy (%) and QA F1."""
     return (100 * row["sentiment_accuracy"] + row["qa_f1"]) / 2
-
-
-def plot_experiments(rows: list[dict], folder: str | Path) -> dict[str, Path]:
-    """Draw every experiment found in the rows (from the results file) and save one PNG per experiment."""
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = latest_rows(rows)
-    by_experiment: dict[str, list[dict]] = {}
-    for row in rows:
-        by_experiment.setdefault(row["experiment"], []).append(row)
-    base = next(iter(by_experiment.get("base", [])), None)
-    saved: dict[str, Path] = {}
-
-    def save(figure, name: str) -> None:
-        path = folder / f"{name}.png"
-        figure.tight_layout()
-        figure.savefig(path, dpi=110, bbox_inches="tight")
-        saved[name] = path
-
-    def base_line(axis) -> None:
-        if base:
-            axis.axhline(task_score(base), color="grey", linestyle="--", label="untouched model")
-
-    if by_experiment.get("rank"):
-        ranked = sorted(by_experiment["rank"], key=lambda row: row["r"])
-        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-        left.plot([row["r"] for row in ranked], [task_score(row) for row in ranked], marker="o", label="fine-tuned")
-        base_line(left)
-        left.set(xlabel="LoRA rank r (alpha = 2r)", ylabel="task score (mean of accuracy % and QA F1)",
-                 title="Rank vs score", xticks=[row["r"] for row in ranked], ylim=(0, 100))
-        left.legend()
-        for row in ranked:
-            right.scatter(row["peak_memory_mb"], task_score(row))
-            right.annotate(f"r={row['r']}", (row["peak_memory_mb"], task_score(row)))
-        right.set(xlabel=f"peak memory, MB ({ranked[0]['peak_memory_kind']})", ylabel="task score",
-                  title="Memory vs score", ylim=(0, 100), xlim=(0, 1.15 * max(row["peak_memory_mb"] for row in ranked)))
-        save(figure, "rank")
-    if by_experiment.get("targets"):
-        chosen = by_experiment["targets"]
-        ranks = sorted({row["r"] for row in chosen})
-        kinds = sorted({row["name"].split(",")[0] for row in chosen})  # "attention + MLP", "attention only"
-        figure, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-        width = 0.8 / len(kinds)
-        for axis, key, label in ((axes[0], "trainable_params", "trainable parameters"),
-                                 (axes[1], "eval_loss", "final validation loss"),
-                                 (axes[2], None, "task score")):
-            for k, kind in enumerate(kinds):
-                found = {row["r"]: row for row in chosen if row["name"].split(",")[0] == kind}
-                xs = [i + (k - (len(kinds) - 1) / 2) * width for i, r in enumerate(ranks) if r in found]
-                values = [task_score(found[r]) if key is None else found[r][key] for r in ranks if r in found]
-                axis.bar(xs, values, width=width, label=kind)
-            axis.set_xticks(range(len(ranks)), [f"r={r}" for r in ranks])
-            axis.set_title(label)
-        base_line(axes[2])
-        axes[2].set_ylim(0, 115)
-        axes[2].legend(fontsize=8, loc="upper right", ncol=3)
-        save(figure, "targets")
-    if by_experiment.get("method"):
-        chosen = by_experiment["method"]
-        figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for row in chosen:
-            steps, losses = zip(*row["eval_curve"])
-            axes[0].plot(steps, losses, marker="o", label=row["name"])
-        axes[0].set(xlabel="step", ylabel="validation loss", title="Validation loss")
-        axes[0].legend()
-        names = [textwrap.fill(row["name"], 16) for row in chosen]
-        axes[1].bar(names, [row["weights_mb"] for row in chosen], label="weights")
-        axes[1].bar(names, [row["peak_memory_mb"] for row in chosen], alpha=0.5, label="peak during run")
-        axes[1].set(ylabel="MB", title="Memory")
-        axes[1].legend()
-        axes[2].bar(names, [row["tokens_per_second"] or 0 for row in chosen], color="tab:green")
-        axes[2].set(ylabel="tokens / s", title="Training speed")
-        save(figure, "method")
-    if by_experiment.get("loss"):
-        chosen = by_experiment["loss"]
-        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-        for row in chosen:
-            steps, losses = zip(*row["eval_curve"])
-            left.plot(steps, losses, marker="o", label=row["name"])
-        left.set(xlabel="step", ylabel="validation loss (plain cross-entropy)", title="Validation loss")
-        left.legend()
-        names = [textwrap.fill(row["name"], 16) for row in chosen]
-        right.bar([f"{n}\nsentiment" for n in names], [100 * row["sentiment_accuracy"] for row in chosen])
-        right.bar([f"{n}\nQA EM" for n in names], [row["qa_exact_match"] for row in chosen])
-        right.set(ylabel="%", title="Task scores")
-        right.tick_params(axis="x", labelsize=7)
-        save(figure, "loss")
-    plt.close("all")
-    return saved

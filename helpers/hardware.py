@@ -55,6 +55,31 @@ class HardwareProfile:
         """True where TRL's bf16 cast of adapter weights must be undone (fp16 GPUs and CPUs)."""
         return self.device == "cpu" or self.precision == "fp16"
 
+    def sft_machine_fields(self, verbose: bool = False) -> dict:
+        """The SFTConfig fields this machine decides (precision, optimizer, checkpointing, device), with the reason printed.
+
+        Every training cell of the course passes these and writes the recipe (rank, learning rate, steps, ...)
+        itself: the recipe is the lesson, these follow from the hardware. Both bf16 and fp16 are always given,
+        because TRL turns bf16 on when neither is, which a CPU without native bf16 runs about 12x slower.
+        """
+        checkpointing = self.gradient_checkpointing
+        fields = {
+            "bf16": self.bf16,
+            "fp16": self.fp16,
+            "optim": self.optim,
+            # always set: TRL 1.16 turns checkpointing on when it is unset; non-reentrant works with frozen inputs
+            "activation_checkpointing": checkpointing,
+            "activation_checkpointing_kwargs": {"use_reentrant": False} if checkpointing else None,
+            "use_cpu": self.device == "cpu",
+            "torch_compile": self.torch_compile,
+        }
+        if verbose:
+            shown = ", ".join(f"{name}={value}" for name, value in fields.items() if name != "activation_checkpointing_kwargs")
+            print(f"Machine fields for SFTConfig: {shown}. Why: {self.reason}"
+                  + ("; paged 8-bit AdamW keeps optimizer state off the GPU's peak" if self.optim != "adamw_torch" else "")
+                  + ("; activation checkpointing trades compute for GPU memory" if checkpointing else "") + ".")
+        return fields
+
     def as_dict(self) -> dict:
         """A JSON-ready copy for results files."""
         return asdict(self)

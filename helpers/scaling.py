@@ -177,5 +177,30 @@ def scaling_markdown() -> str:
     return "\n".join(lines)
 
 
+
+# --- The compute scale of a training run (notebook 07's appendix) ---------------------------------------
+
+CHINCHILLA_TOKENS_PER_PARAMETER = 20
+
+
+def compute_budget(parameters: int, training_tokens: int) -> dict[str, float]:
+    """Chinchilla rule of thumb: ~20 training tokens per parameter, compute ~ 6 x parameters x tokens FLOPs.
+
+    Returns the run's FLOPs, the compute-optimal token count for this model size, and how far the
+    run is from it (tokens_ratio 1.0 = compute-optimal; fine-tuning runs are typically far below).
+    """
+    if parameters <= 0 or training_tokens < 0:
+        raise ValueError("parameters must be positive and training_tokens non-negative")
+    optimal_tokens = CHINCHILLA_TOKENS_PER_PARAMETER * parameters
+    return {
+        "parameters": parameters,
+        "training_tokens": training_tokens,
+        "flops": 6 * parameters * training_tokens,
+        "optimal_tokens": optimal_tokens,
+        "optimal_flops": 6 * parameters * optimal_tokens,
+        "tokens_ratio": training_tokens / optimal_tokens,
+    }
+
+
 if __name__ == "__main__":
     print(scaling_markdown())

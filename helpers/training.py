@@ -1,16 +1,7 @@
-"""SFTConfig and LoraConfig from the hardware profile, the trainer, and what a run measured."""
+"""SFTConfig and LoraConfig of notebook 02's recipe on the hardware profile, LoRA on a model, and the trainer."""
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import resource
-import sys
-import threading
-import time
-from contextlib import contextmanager
-
-import psutil
 import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from trl import SFTConfig, SFTTrainer
@@ -23,38 +14,35 @@ def sft_settings(
     profile: HardwareProfile,
     output_dir: str,
     *,
-    max_steps: int = -1,
-    num_train_epochs: float = 1.0,
-    learning_rate: float = 2e-4,
+    max_steps: int = 40,
+    learning_rate: float = 1e-3,
     batch_size: int | None = None,
     gradient_accumulation_steps: int = 1,
-    max_length: int = 512,
+    max_length: int = 384,
+    warmup_steps: int | None = None,
     eval_steps: int | None = None,
     logging_steps: int = 5,
     save_steps: int | None = None,
-    warmup_steps: int = 0,
     seed: int = 42,
     **overrides,
 ) -> dict:
-    """The SFTConfig keyword arguments for this hardware profile (see make_sft_config)."""
+    """The SFTConfig keyword arguments of notebook 02's recipe on this hardware profile (see make_sft_config).
+
+    The defaults are 02's parameters cell, checked equal to it by tests/test_recipe.py: 40 steps, lr 1e-3 on a
+    cosine schedule with 10% warmup, max_length 384, the profile's batch. The machine's fields come from
+    `profile.sft_machine_fields()`.
+    """
     batch_size = batch_size or profile.batch_size
     settings = dict(
         output_dir=output_dir,
         max_steps=max_steps,
-        num_train_epochs=num_train_epochs,
         learning_rate=learning_rate,
         lr_scheduler_type="cosine",
-        warmup_steps=warmup_steps,
+        warmup_steps=max(1, max_steps // 10) if warmup_steps is None else warmup_steps,
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,
         gradient_accumulation_steps=gradient_accumulation_steps,
-        bf16=profile.bf16,
-        fp16=profile.fp16,
-        use_cpu=profile.device == "cpu",
-        activation_checkpointing=profile.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if profile.gradient_checkpointing else None,
-        # Paged 8-bit AdamW saves GPU memory; on a CPU bitsandbytes would fall back with a warning.
-        optim=profile.optim,
+        **profile.sft_machine_fields(),
         max_length=max_length,
         completion_only_loss=True,
         eval_strategy="steps" if eval_steps else "no",
@@ -66,7 +54,6 @@ def sft_settings(
         seed=seed,
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=False,
-        torch_compile=profile.torch_compile,
     )
     settings.update(overrides)
     return settings
@@ -99,17 +86,17 @@ def make_sft_config(profile: HardwareProfile, output_dir: str, *, verbose: bool 
 
 
 def make_lora_config(
-    r: int = 16,
+    r: int = 4,
     alpha: int | None = None,
     dropout: float = 0.0,
     target_modules: str | list[str] = "all-linear",
 ) -> LoraConfig:
-    """A causal-LM LoraConfig; alpha defaults to 2 x r.
+    """Notebook 02's LoraConfig (rank 4 on every linear layer, no dropout); alpha defaults to 2 x r.
 
     Dropout defaults to 0: the course's runs are a few dozen steps, too short to overfit through the adapter,
-    and with dropout 0 PEFT skips a dropped-out copy of every adapted layer's input (1.25-1.4x faster training
-    on a CPU, same validation loss and task scores: benchmarks/recipe_quality.py). Long runs on small data
-    may want 0.05-0.1 (notebook 05 shows how to tell).
+    and with dropout 0 PEFT skips a dropped-out copy of every adapted layer's input (faster training on a CPU,
+    same validation loss and task scores: benchmarks/recipe_quality.py and docs/performance.md). Long runs on
+    small data may want 0.05-0.1 (notebook 05 shows how to tell).
     """
     return LoraConfig(
         r=r,
@@ -256,116 +243,3 @@ def loss_history(trainer) -> dict[str, list[tuple[int, float]]]:
         if "eval_loss" in entry:
             evaluation.append((entry["step"], float(entry["eval_loss"])))
     return {"train": train, "eval": evaluation}
-
-
-def reset_peak_memory() -> None:
-    """Start a fresh peak-memory measurement (GPU only; a process's CPU peak cannot be reset)."""
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_memory_mb() -> tuple[float, str]:
-    """Peak memory in MB and what was measured: GPU allocations, or this process's peak RSS on a CPU."""
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20, "GPU peak allocated"
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return peak * scale / 2**20, "process peak RSS (CPU)"
-
-
-def _release_free_heap() -> None:
-    """Hand memory that Python and torch already freed back to the OS (glibc only), so RSS starts honest."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # musl or another libc: RSS just starts higher
-            pass
-
-
-class MemoryTracker:
-    """Peak memory used inside a `with` block, above what was in use when it started.
-
-    On a GPU: the CUDA allocator's peak (reset on entry). On a CPU: the process's resident memory,
-    sampled every few milliseconds by a background thread (a process's own peak RSS cannot be reset,
-    so this is how several runs in one process get one figure each). Freed heap memory is handed back
-    to the OS first (malloc_trim on Linux) so it is not silently reused; CPU figures remain approximate.
-    """
-
-    def __init__(self, interval_s: float = 0.005):
-        self.interval_s = interval_s
-        self.peak_mb = 0.0
-        self.kind = "GPU peak allocated" if torch.cuda.is_available() else "peak RSS above start (CPU)"
-
-    @staticmethod
-    def _rss_mb() -> float:
-        return psutil.Process().memory_info().rss / 2**20
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._peak = max(self._peak, self._rss_mb())
-            self._stop.wait(self.interval_s)
-
-    def __enter__(self) -> MemoryTracker:
-        gc.collect()
-        _release_free_heap()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-            self._start = torch.cuda.memory_allocated() / 2**20
-        else:
-            self._start = self._peak = self._rss_mb()
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if torch.cuda.is_available():
-            peak = torch.cuda.max_memory_allocated() / 2**20
-        else:
-            self._stop.set()
-            self._thread.join()
-            peak = max(self._peak, self._rss_mb())
-        self.peak_mb = round(peak - self._start, 1)
-
-
-@contextmanager
-def measure_training(trainer):
-    """Measure the `trainer.train()` call made inside the block; the yielded dict is filled when the block ends.
-
-        with measure_training(trainer) as train_metrics:
-            trainer.train()
-
-    It gets wall time, steps, the training loss Trainer reports, tokens per second (prompt and completion,
-    padding excluded: SFTConfig(include_num_input_tokens_seen="non_padding")) and peak memory, and prints one line.
-    """
-    result: dict = {}
-    reset_peak_memory()
-    tokens_before = trainer.state.num_input_tokens_seen or 0
-    started = time.perf_counter()
-    yield result
-    seconds = time.perf_counter() - started
-    tokens = (trainer.state.num_input_tokens_seen or 0) - tokens_before
-    memory, memory_kind = peak_memory_mb()
-    final_loss = next((entry["train_loss"] for entry in reversed(trainer.state.log_history) if "train_loss" in entry),
-                      float("nan"))
-    result.update({
-        "train_seconds": round(seconds, 1),
-        "steps": trainer.state.global_step,
-        "train_loss": round(float(final_loss), 4),
-        "tokens_seen": int(tokens),
-        "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
-        "peak_memory_mb": round(memory, 1),
-        "peak_memory_kind": memory_kind,
-    })
-    print(
-        f"Trained {result['steps']} steps in {seconds:.0f} s: {result['tokens_per_second']:.0f} tokens/s "
-        f"(prompt + completion, no padding), peak memory {memory:.0f} MB ({memory_kind})."
-    )
-
-
-def train_and_measure(trainer) -> dict[str, float]:
-    """Run trainer.train() and return runtime, tokens per second and peak memory (see measure_training)."""
-    with measure_training(trainer) as result:
-        trainer.train()
-    return result

@@ -7,7 +7,14 @@ import torch
 from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM
 
 from helpers.models import OFFLINE_PRESET, resolve_model_source
-from helpers.scaling import GB, QWEN25_05B_SHAPE, count_parameters, estimate_training_memory, lora_parameters
+from helpers.scaling import (
+    GB,
+    QWEN25_05B_SHAPE,
+    compute_budget,
+    count_parameters,
+    estimate_training_memory,
+    lora_parameters,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +73,18 @@ def test_the_7b_shape_counts_qwen25_7bs_published_parameters():
     from helpers.scaling import QWEN25_7B_SHAPE
 
     assert count_parameters({**QWEN25_7B_SHAPE, "model_type": "qwen2"})["total"] == 7_615_616_512
+
+
+def test_compute_budget_known_values():
+    # A 70B model: Chinchilla-optimal at 1.4T tokens, about 5.9e23 FLOPs (the paper's Chinchilla budget).
+    budget = compute_budget(70_000_000_000, 1_400_000_000_000)
+    assert budget["optimal_tokens"] == 1_400_000_000_000
+    assert budget["tokens_ratio"] == pytest.approx(1.0)
+    assert budget["flops"] == pytest.approx(5.88e23)
+    # SmolLM2-135M fine-tuned on 100k tokens: 6 * 135e6 * 1e5 = 8.1e13 FLOPs; optimal 2.7B tokens.
+    small = compute_budget(135_000_000, 100_000)
+    assert small["flops"] == pytest.approx(8.1e13)
+    assert small["optimal_tokens"] == 2_700_000_000
+    assert small["tokens_ratio"] == pytest.approx(100_000 / 2.7e9)
+    with pytest.raises(ValueError):
+        compute_budget(0, 10)
