@@ -93,13 +93,45 @@ def test_lora_alpha_defaults_to_twice_the_rank():
 
 
 def test_validation_loss_is_computed_on_completions_only(tmp_path, cpu_profile):
+    """The eval loss is the mean cross-entropy over completion tokens only, computed here by hand from the logits."""
     model, tokenizer = load_model_and_tokenizer(TINY_PRESET, cpu_profile, verbose=False)
-    data = Dataset.from_list([{"prompt": "Q: 1+1?\nA:", "completion": " 2" + tokenizer.eos_token}] * 4)
-    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, eval_steps=1, verbose=False)
+    records = [{"prompt": "Q: 1+1?\nA:", "completion": " 2"}, {"prompt": "Q: 3+4?\nA:", "completion": " 7"},
+               {"prompt": "Q: What is the capital of France?\nA:", "completion": " Paris, on the Seine."},
+               {"prompt": "Q: Name a colour.\nA:", "completion": " Blue"}]
+    data = Dataset.from_list([{**record, "completion": record["completion"] + tokenizer.eos_token} for record in records])
+    # A few steps on the completions make them cheaper to predict than the prompts (a random model scores every
+    # token about ln(vocab)), so a loss that counted the prompt could not match the completion-only one by chance.
+    # bf16=False: fp32 on any CPU, so the losses compare at float precision.
+    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=20, learning_rate=1e-2, batch_size=4, bf16=False,
+                             verbose=False)
+    torch.manual_seed(0)
     trainer = build_sft_trainer(attach_lora(model, make_lora_config(r=4), cpu_profile), tokenizer, cpu_profile,
                                 config, data, data)
-    loss = trainer.evaluate()["eval_loss"]
-    assert math.isfinite(loss) and loss > 0
+    trainer.train()
+    completion_only = trainer.evaluate()["eval_loss"]
+    whole_config = make_sft_config(cpu_profile, str(tmp_path), batch_size=4, bf16=False, completion_only_loss=False,
+                                   verbose=False)
+    whole = build_sft_trainer(trainer.model, tokenizer, cpu_profile, whole_config, data, data).evaluate()["eval_loss"]
+
+    batch = next(iter(trainer.get_eval_dataloader()))
+    assert len(batch["input_ids"]) == len(records), "one batch holds the whole validation set"
+    prompt_ids = [tokenizer(record["prompt"])["input_ids"] for record in records]
+    every_token = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)  # padding never counts
+    completion_tokens = every_token.clone()
+    for row, input_ids in enumerate(batch["input_ids"].tolist()):
+        prompt_length = next(len(ids) for ids in prompt_ids if input_ids[: len(ids)] == ids)
+        completion_tokens[row, :prompt_length] = -100
+    trainer.model.eval()
+    with torch.no_grad():
+        logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+
+    def mean_cross_entropy(labels):  # position t predicts token t + 1
+        return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(),
+                                                 ignore_index=-100).item()
+
+    assert completion_only == pytest.approx(mean_cross_entropy(completion_tokens), rel=1e-5)
+    assert whole == pytest.approx(mean_cross_entropy(every_token), rel=1e-5)
+    assert whole - completion_only > 0.3, "the prompt tokens must not count in the completion-only loss"
 
 
 def _layer0_lora_b_grads(model, batch) -> dict[str, float]:
