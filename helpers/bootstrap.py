@@ -165,7 +165,7 @@ def check_capability(capability: tuple[int, int], name: str = "this GPU") -> Non
             "builds and 4-bit training need: pick a T4 (Colab, or Kaggle's 'GPU T4 x2') or run on the CPU.")
 
 
-def use_one_gpu(gpus: list[dict], environ=os.environ) -> str | None:
+def pin_one_gpu(gpus: list[dict], environ=os.environ) -> str | None:
     """On a machine with several GPUs and no distributed launcher, make only the first visible; returns what it set.
 
     A notebook is one process: with two GPUs visible the Trainer would wrap the model in nn.DataParallel,
@@ -188,7 +188,7 @@ def prepare_runtime(course: Path | str, *, run=subprocess.run) -> dict:
     gpus = visible_gpus(run=run)
     for gpu in gpus:
         check_capability(gpu["capability"], gpu["name"])
-    pinned = use_one_gpu(gpus)
+    pinned = pin_one_gpu(gpus)
     from helpers.quiet import quiet_known_noise  # after the installs: it imports datasets
 
     quiet_known_noise()

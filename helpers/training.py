@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+from transformers import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
 from helpers.hardware import HardwareProfile, keep_trainable_params_fp32
@@ -159,7 +160,7 @@ def attach_lora(model, lora_config: LoraConfig, profile: HardwareProfile):
     return get_peft_model(model, lora_config)
 
 
-def use_one_gpu(config: SFTConfig) -> SFTConfig:
+def train_on_one_gpu(config: SFTConfig) -> SFTConfig:
     """Train on one GPU when several are visible to this one process (Kaggle's T4 x2 without the setup cell).
 
     transformers then counts every visible GPU (`n_gpu`), so Trainer would wrap the model in nn.DataParallel,
@@ -215,18 +216,22 @@ def build_sft_trainer(model, tokenizer, profile: HardwareProfile, config: SFTCon
                       trainer_class: type[SFTTrainer] = SFTTrainer, **trainer_kwargs) -> SFTTrainer:
     """SFTTrainer (or a subclass) on prompt/completion data, with trainable weights kept fp32 where bf16 is not native.
 
-    On a CPU the loss scores only the completion tokens (see score_labelled_tokens_only).
+    On a CPU the loss scores only the completion tokens (see score_labelled_tokens_only). With disable_tqdm=True
+    transformers adds a PrinterCallback that prints every raw log dict; it is removed, so such a run stays quiet
+    (its numbers stay in trainer.state.log_history).
     """
     ensure_4bit_trainable(model)
     score_labelled_tokens_only()
     trainer = trainer_class(
         model=model,
-        args=use_one_gpu(config),
+        args=train_on_one_gpu(config),
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         **trainer_kwargs,
     )
+    if config.disable_tqdm:
+        trainer.remove_callback(PrinterCallback)
     if profile.keep_trainable_fp32:
         cast = keep_trainable_params_fp32(trainer.model)
         if cast:

@@ -19,8 +19,8 @@ from helpers.bootstrap import (
     install_missing,
     missing_requirements,
     notebook_badges,
+    pin_one_gpu,
     prepare_runtime,
-    use_one_gpu,
     visible_gpus,
 )
 from helpers.hardware import detect_hardware
@@ -125,11 +125,11 @@ def test_two_gpus_train_on_the_first_only():
     assert gpus == [{"index": 0, "name": "Tesla T4", "capability": (7, 5)},
                     {"index": 1, "name": "Tesla T4", "capability": (7, 5)}]
     environ: dict = {}
-    assert use_one_gpu(gpus, environ) == "0"
+    assert pin_one_gpu(gpus, environ) == "0"
     assert environ == {"CUDA_VISIBLE_DEVICES": "0", "QLORA_COURSE_ALL_GPUS": "0,1"}, "a launch from 08 gets both back"
-    assert use_one_gpu(gpus[:1], {}) is None
-    assert use_one_gpu(gpus, {"WORLD_SIZE": "2"}) is None, "under accelerate launch every process keeps its GPU"
-    assert use_one_gpu(gpus, {"CUDA_VISIBLE_DEVICES": "1"}) is None, "a choice already made is kept"
+    assert pin_one_gpu(gpus[:1], {}) is None
+    assert pin_one_gpu(gpus, {"WORLD_SIZE": "2"}) is None, "under accelerate launch every process keeps its GPU"
+    assert pin_one_gpu(gpus, {"CUDA_VISIBLE_DEVICES": "1"}) is None, "a choice already made is kept"
     assert visible_gpus(run=_FakeNvidiaSmi("", returncode=9)) == []
 
 

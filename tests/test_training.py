@@ -10,6 +10,7 @@ from datasets import Dataset
 
 from helpers.data import load_bundled
 from helpers.hardware import detect_hardware
+from helpers.memory import measure_training
 from helpers.models import TINY_PRESET, load_model_and_tokenizer
 from helpers.templates import to_prompt_completion
 from helpers.training import (
@@ -20,7 +21,6 @@ from helpers.training import (
     loss_history,
     make_lora_config,
     make_sft_config,
-    train_and_measure,
 )
 
 
@@ -34,7 +34,8 @@ def _run_two_steps(tmp_path, load_in_4bit: bool):
     config = make_sft_config(profile, str(tmp_path), max_steps=2, learning_rate=1e-2, logging_steps=1,
                              batch_size=4, verbose=False)
     trainer = build_sft_trainer(model, tokenizer, profile, config, data)
-    metrics = train_and_measure(trainer)
+    with measure_training(trainer) as metrics:
+        trainer.train()
     after = dict(trainer.model.named_parameters())
     changed = [name for name, value in before.items() if not torch.equal(value, after[name].detach().float())]
     return trainer, metrics, before, changed
