@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers.trainer_callback import PrinterCallback
 
 from helpers.data import load_bundled
 from helpers.hardware import HardwareProfile, detect_hardware
@@ -101,7 +100,6 @@ def check_profile(label: str, profile: HardwareProfile, preset: str, workdir: Pa
                              batch_size=min(profile.batch_size, 4), max_length=384, logging_steps=1,
                              warmup_steps=1, disable_tqdm=True)
     trainer = build_sft_trainer(model, tokenizer, profile, config, data)
-    trainer.remove_callback(PrinterCallback)  # the table below says it all
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -242,7 +240,6 @@ def measure_shape(label: str, profile: HardwareProfile, model_dir: Path, four_bi
 
     trainer = build_sft_trainer(model, load_tokenizer(str(model_dir)), profile, config, Dataset.from_list(rows),
                                 callbacks=[StepTimer()])
-    trainer.remove_callback(PrinterCallback)
     trainer.train()
     losses = [loss for _, loss in loss_history(trainer)["train"]]
     steady = step_times[1:] or step_times  # the first step pays for kernel selection and allocation

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from datasets.utils import logging as datasets_logging
-from transformers import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
 from helpers.display import progress_bars_off
@@ -173,7 +172,6 @@ def run_experiment(labels: dict, load: Callable[[], torch.nn.Module], profile: H
         row.update(device=model.device.type, **_describe_model(model))
         trainer = build_sft_trainer(model, data.tokenizer, profile, config, data.train, data.validation,
                                     trainer_class=trainer_class, **trainer_kwargs)
-        trainer.remove_callback(PrinterCallback)  # one summary line per run instead of every log dict
         row["optim"] = optimizer_name(trainer.args)  # what the trainer really uses
         if eval_loss_before is None:
             eval_loss_before = trainer.evaluate()["eval_loss"]

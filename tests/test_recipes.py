@@ -57,6 +57,14 @@ def test_a_recipe_row_has_both_metrics_with_n_and_intervals(tmp_path):
     assert row["passed"] == sum(outcome == "pass" for outcome in row["outcomes"])
 
 
+def test_a_recipe_run_prints_no_raw_trainer_log_dicts(tmp_path, capsys):
+    """disable_tqdm=True makes transformers print every log dict (PrinterCallback); the course never shows them."""
+    test = list(load_bundled("python_style", "test").select(range(2)))
+    run_recipe(Recipe("two steps", steps=2, r=4, families=3, batch_size=2), TINY_PRESET, test,
+               output_dir=str(tmp_path), n_val=2, max_new_tokens=4)
+    printed = capsys.readouterr().out.splitlines()
+    assert not [line for line in printed if line.startswith(("{'loss'", "{'eval_loss'", "{'train_runtime'"))], printed
+
 def test_the_grid_changes_the_learning_rate_rank_and_families_from_one_reference():
     reference, *others = recipe_grid(40)
     assert (reference.learning_rate, reference.steps, reference.r, reference.families) == (1e-3, 40, 16, None)
