@@ -8,7 +8,7 @@
 # The plain name gets the default build (CUDA on Linux, several GB); on a CPU-only machine
 #   make setup TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
 # gets the CPU build instead. That line is not tested (this project's test machines cannot reach that
-# index); see README, "Which torch".
+# index); see docs/setup.md, "Which torch".
 
 PYTHON ?= python3
 TORCH ?= torch

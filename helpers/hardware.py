@@ -96,7 +96,7 @@ def cpu_bf16_support() -> str | None:
     return None
 
 
-# Measured by `python -m benchmarks.train_speed --compile` (see README, "Performance").
+# Measured by `python -m benchmarks.train_speed --compile` (see docs/performance.md, "Training speed").
 COMPILE_NOTE = ("It pays off only for long runs with steady shapes: on a 2-core CPU (bf16, batch 4) compiling took "
                 "about 430 s (once, then again for varying sequence lengths) and saved about 0.25 s of 1.9 s per "
                 "step, so it breaks even after about 1,700 steps; every run in this course is shorter.")

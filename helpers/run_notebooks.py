@@ -10,6 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from helpers.environment import expected_minutes
+from helpers.hardware import detect_hardware
 from helpers.models import PROJECT_ROOT
 from helpers.results import RESULT_SUFFIX, summary_table
 
@@ -108,10 +110,13 @@ def catch_up(run_dir: str | Path, needed: list[str]) -> list[str]:
     if not missing:
         print(f"Found the results of {', '.join(needed)} in {run_dir}.")
         return []
+    expected = expected_minutes(detect_hardware(verbose=False))
     print(f"Not found in {run_dir}: the results of {', '.join(missing)} (this notebook was opened alone).\n"
           f"Running {' and '.join(missing)} now, headless, with a short budget: "
           + "; ".join(f"{name[:2]}: {CATCH_UP[name]}" for name in missing)
-          + ".\nA few minutes on a laptop CPU (02 took 2.4 min on 2 cores); run them yourself for the whole lesson.", flush=True)
+          + ".\nExpected time of each with its defaults on this machine (the short budget does less): "
+          + "; ".join(f"{name[:2]} {expected[name]}" for name in missing)
+          + ". Run them yourself for the whole lesson.", flush=True)
     output_dir = PROJECT_ROOT / "runs" / "catch-up"
     for name in missing:
         started = time.perf_counter()

@@ -127,7 +127,7 @@ def estimate_training_memory(
                           round(total / GB, 3), note)
 
 
-# The README's scaling table: (setup, method in words, model shape, estimate_training_memory's arguments).
+# docs/scale_out.md's scaling table: (setup, method in words, model shape, estimate_training_memory's arguments).
 SCALING_SETUPS = [
     ("Qwen2.5-0.5B, 1 x T4 16 GB", "QLoRA r=4, paged 8-bit AdamW, checkpointing", QWEN25_05B_SHAPE,
      dict(method="qlora", r=4, batch_size=8, seq_length=384, optimizer="adamw_8bit")),
@@ -170,7 +170,7 @@ def scaling_rows() -> list[dict]:
 
 
 def scaling_markdown() -> str:
-    """scaling_rows() as the README's Markdown table."""
+    """scaling_rows() as docs/scale_out.md's Markdown table."""
     rows = scaling_rows()
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(str(value) for value in row.values()) + " |" for row in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helpers import run_notebooks
+from helpers.environment import expected_minutes
 
 
 def _record_runs(monkeypatch, tmp_path, argv):
@@ -180,3 +181,17 @@ def test_every_notebook_says_what_you_should_see_with_numbers_from_a_measured_ru
         assert all(re.search(r"\d", callout.split("\n\n")[0]) for callout in callouts), path.name
         header = cells[0].source
         assert "measured" in header and "estimate" in header, f"{path.name}: the time line says what is measured"
+
+
+def test_catch_up_names_the_expected_minutes_of_this_machine_for_each_notebook_it_runs(
+        simulated_cpu, monkeypatch, tmp_path, capsys):
+    """The time it announces comes from helpers.environment for this machine's profile, not one fixed machine."""
+    monkeypatch.setattr(run_notebooks, "detect_hardware", lambda verbose=False: simulated_cpu)
+    monkeypatch.setattr(run_notebooks, "execute_notebook", lambda notebook, output_dir, parameters: None)
+    needed = ["01_baseline_inference", "02_completion_only_sft"]
+    assert run_notebooks.catch_up(tmp_path / "python_style", needed) == needed
+    printed = capsys.readouterr().out
+    expected = expected_minutes(simulated_cpu)
+    for name in needed:
+        assert f"{name[:2]} {expected[name]}" in printed, printed
+    assert "2.4 min" not in printed
