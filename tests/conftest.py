@@ -1,8 +1,17 @@
-"""Shared fixtures: the offline model's tokenizer, the tiny model, a CPU hardware profile."""
+"""Shared fixtures: the offline model's tokenizer, the tiny model, CPU hardware profiles, and the core walk.
+
+The core walk (00-04) is executed once per test session, as a learner opens it on Colab or Kaggle, and every
+test that inspects it reads that one run (tests/test_notebooks.py, tests/test_fresh_runtime.py).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -12,10 +21,13 @@ import pytest  # noqa: E402
 from helpers.hardware import detect_hardware  # noqa: E402
 from helpers.models import (  # noqa: E402
     OFFLINE_PRESET,
+    PROJECT_ROOT,
     TINY_PRESET,
+    cache_dir,
     load_model_and_tokenizer,
     load_tokenizer,
 )
+from helpers.run_notebooks import CATCH_UP, course_notebooks, execute_notebook  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +74,82 @@ def tiny_model(cpu_profile):
 @pytest.fixture(scope="session")
 def offline_model_and_tokenizer(cpu_profile):
     return load_model_and_tokenizer(OFFLINE_PRESET, cpu_profile, verbose=False)
+
+
+# --- The core walk, opened as on Colab or Kaggle ----------------------------------------------------------------
+
+RUN = "python_style"
+# The walk's budgets: 01 and 02 run as the catch-up runs them (04 is opened first and rebuilds them).
+QUICK = {
+    "00_setup": {},
+    "01_baseline_inference": CATCH_UP["01_baseline_inference"],
+    "02_completion_only_sft": CATCH_UP["02_completion_only_sft"],
+    "03_adapter_saving": {"RESUME_EXTRA_STEPS": 2},  # the first resumed step follows the checkpoint, not the config
+    "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2},
+}
+FAKE_TOKEN = "hf_FakeTokenForTheNotebookTests0123456789"
+
+
+@pytest.fixture(scope="session")
+def course_remote(tmp_path_factory):
+    """A git repository holding this working tree as it is now (committed or not), to clone from."""
+    remote = tmp_path_factory.mktemp("remote") / "qlora-course"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (PROJECT_ROOT / name).is_file():
+            (remote / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / name, remote / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run(["git", "init", "--quiet", "--initial-branch", "main"], cwd=remote, check=True)
+    subprocess.run(["git", "add", "--all"], cwd=remote, check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "snapshot"], cwd=remote, check=True)
+    return remote
+
+
+def run_alone(name: str, folder: Path, parameters: dict | None = None) -> Path:
+    """Copy one notebook into a folder without the course and execute it there, as a badge opens it in a fresh
+    runtime (the caller sets QLORA_COURSE_REPO); returns the executed copy."""
+    notebook = next(n for n in course_notebooks() if n.stem == name)
+    shutil.copy(notebook, folder / notebook.name)
+    probe = subprocess.run([sys.executable, "-c", "import helpers"], cwd=folder, capture_output=True)
+    assert probe.returncode != 0, "the kernel's Python must not have the helpers package installed"
+    return execute_notebook(folder / notebook.name, folder / "executed", parameters)
+
+
+@dataclass
+class Walk:
+    """The executed core walk: the cloned course, its run folder, and each notebook's executed copy."""
+
+    clone: Path
+    run_dir: Path
+    executed: dict[str, Path]
+
+    def text(self, name: str) -> str:
+        return self.executed[name].read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def walk(tmp_path_factory, course_remote) -> Walk:
+    """00-04 once, as on Colab: each notebook copied alone into an empty folder, with a (fake) token present.
+
+    00 clones the course; 04, opened before 01-03 ran, catches up 01 and 02 headless with the CATCH_UP budget
+    (which QUICK copies); 03 then finds 02's results. Every kernel inherits the token; no notebook may show it.
+    """
+    folder = tmp_path_factory.mktemp("fresh_runtime")
+    saved = {key: os.environ.get(key) for key in ("HF_TOKEN", "QLORA_COURSE_REPO", "QLORA_COURSE_CACHE")}
+    os.environ.update(HF_TOKEN=FAKE_TOKEN, QLORA_COURSE_REPO=str(course_remote),
+                      QLORA_COURSE_CACHE=str(cache_dir()))  # the offline model copy `make setup` made
+    try:
+        executed = {name: run_alone(name, folder, QUICK[name])
+                    for name in ("00_setup", "04_merged_vs_adapter_inference", "03_adapter_saving")}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    clone = folder / "qlora-course"
+    for name in ("01_baseline_inference", "02_completion_only_sft"):
+        executed[name] = clone / "runs" / "catch-up" / f"{name}.ipynb"
+    return Walk(clone=clone, run_dir=clone / "adapters" / RUN, executed=dict(sorted(executed.items())))

@@ -1,57 +1,23 @@
-"""The core walk, executed end to end on the CPU with the offline model, and what its results must show.
+"""The core walk 00-04, executed once on the CPU with the offline model, and what its results must show.
 
-Parameters keep the whole walk within about 10 minutes on a 2-core CPU; `make run` uses the
-notebooks' own, larger defaults.
+The walk runs as on Colab (the `walk` fixture in conftest.py, shared with tests/test_fresh_runtime.py):
+small budgets keep it within a few minutes on a 2-core CPU; `make run` uses the notebooks' own defaults.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 
 import nbformat
 import pytest
+from conftest import FAKE_TOKEN, QUICK
 
 from helpers.hardware import detect_hardware
 from helpers.results import read_results
 from helpers.run_notebooks import course_notebooks, execute_notebook
 
 pytestmark = pytest.mark.notebooks
-RUN = "python_style"
-QUICK = {
-    "00_setup": {},
-    "01_baseline_inference": {"N_TEST": 16, "MAX_NEW_TOKENS": 96},
-    "02_completion_only_sft": {"MAX_STEPS": 16, "BATCH_SIZE": 8, "N_VAL": 8},
-    "03_adapter_saving": {"RESUME_EXTRA_STEPS": 2},  # the first resumed step follows the checkpoint, not the config
-    "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2},
-}
-
-
-FAKE_TOKEN = "hf_FakeTokenForTheNotebookTests0123456789"
-
-
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
-    """Run 00-04 in order into a temporary adapters folder, with a (fake) token present.
-
-    Returns (adapters dir, executed dir).
-    """
-    adapters = tmp_path_factory.mktemp("adapters")
-    executed = tmp_path_factory.mktemp("executed")
-    saved = os.environ.get("HF_TOKEN")
-    os.environ["HF_TOKEN"] = FAKE_TOKEN  # the kernels inherit it; no notebook may show it
-    try:
-        for notebook in course_notebooks():
-            name = notebook.stem
-            if name in QUICK:
-                execute_notebook(notebook, executed, {"ADAPTERS_DIR": str(adapters), "RUN_NAME": RUN, **QUICK[name]})
-    finally:
-        if saved is None:
-            os.environ.pop("HF_TOKEN", None)
-        else:
-            os.environ["HF_TOKEN"] = saved
-    return adapters, executed
 
 
 def test_notebooks_are_stored_clean_with_one_parameters_cell():
@@ -68,14 +34,14 @@ def test_notebooks_are_stored_clean_with_one_parameters_cell():
 
 
 def test_every_core_notebook_ran(walk):
-    adapters, executed = walk
+    assert list(walk.executed) == list(QUICK)
     for name in QUICK:
-        assert (executed / f"{name}.ipynb").exists()
-        assert (adapters / RUN / f"{name}_results.json").exists()
+        assert walk.executed[name].exists()
+        assert (walk.run_dir / f"{name}_results.json").exists()
 
 
 def test_setup_reports_hardware_and_the_offline_preset(walk):
-    results = read_results(walk[0] / RUN, "00_setup")
+    results = read_results(walk.run_dir, "00_setup")
     expected = detect_hardware(cuda_available=False, verbose=False).precision  # bf16 where the CPU has it natively
     assert results["hardware"]["device"] == "cpu" and results["hardware"]["precision"] == expected
     assert results["preset"] == "smollm2-135m-instruct"
@@ -83,27 +49,26 @@ def test_setup_reports_hardware_and_the_offline_preset(walk):
 
 
 def test_training_lowers_validation_loss(walk):
-    results = read_results(walk[0] / RUN, "02_completion_only_sft")
+    results = read_results(walk.run_dir, "02_completion_only_sft")
     assert math.isfinite(results["eval_loss_after"])
     assert results["eval_loss_after"] < results["eval_loss_before"]
     assert results["steps"] == QUICK["02_completion_only_sft"]["MAX_STEPS"]
     assert 0 < results["trainable_percent"] < 10
-    assert (walk[0] / RUN / "final" / "adapter_model.safetensors").exists()
-    assert (walk[0] / RUN / "loss_curves.png").exists()
+    assert (walk.run_dir / "final" / "adapter_model.safetensors").exists()
+    assert (walk.run_dir / "loss_curves.png").exists()
 
 
 def test_style_adherence_beats_the_baseline(walk):
-    baseline = read_results(walk[0] / RUN, "01_baseline_inference")
-    payoff = read_results(walk[0] / RUN, "04_merged_vs_adapter_inference")
+    baseline = read_results(walk.run_dir, "01_baseline_inference")
+    payoff = read_results(walk.run_dir, "04_merged_vs_adapter_inference")
     assert payoff["style_adherence_before"] == baseline["style_adherence"]
     assert payoff["style_adherence_after"] > baseline["style_adherence"]
     assert payoff["style_adherence_after"] - baseline["style_adherence"] >= 0.3, payoff["style_scores_after"]
 
 
 def test_style_and_pass_rate_are_reported_side_by_side_with_n_and_intervals(walk):
-    adapters, executed = walk
-    baseline = read_results(adapters / RUN, "01_baseline_inference")
-    results = read_results(adapters / RUN, "04_merged_vs_adapter_inference")
+    baseline = read_results(walk.run_dir, "01_baseline_inference")
+    results = read_results(walk.run_dir, "04_merged_vs_adapter_inference")
     before, after = results["pass_rate_before"], results["pass_rate_after"]
     assert before["n"] == after["n"] == results["n_test"] == len(baseline["checks"]) == QUICK["01_baseline_inference"]["N_TEST"]
     assert len(baseline["entry_points"]) == len(baseline["checks"]) and all(baseline["entry_points"])
@@ -113,29 +78,29 @@ def test_style_and_pass_rate_are_reported_side_by_side_with_n_and_intervals(walk
         assert f"{rate['passed']}/{rate['n']}" in rate["text"] and "95% CI" in rate["text"]
     assert set(after["outcomes"]) <= {"pass", "fail", "error", "timeout"} and len(after["outcomes"]) == after["n"]
     assert sum(outcome == "pass" for outcome in after["outcomes"]) == after["passed"]
-    text = (executed / "04_merged_vs_adapter_inference.ipynb").read_text(encoding="utf-8")
+    text = walk.text("04_merged_vs_adapter_inference")
     assert "Fine-tuning fixed" in text and "pass rate" in text
-    assert (adapters / RUN / "style_vs_pass_rate.png").stat().st_size > 0
+    assert (walk.run_dir / "style_vs_pass_rate.png").stat().st_size > 0
     # Section 7: 02's recipe at the other rank, trained and scored on the same requests.
-    contrast, sft = results["contrast"], read_results(adapters / RUN, "02_completion_only_sft")
+    contrast, sft = results["contrast"], read_results(walk.run_dir, "02_completion_only_sft")
     assert contrast["r"] != sft["lora"]["r"] and contrast["steps"] == sft["max_steps"]
     assert contrast["batch_size"] == sft["batch_size"] and contrast["learning_rate"] == sft["learning_rate"]
     assert contrast["n"] == after["n"] and len(contrast["outcomes"]) == after["n"]
     assert f"/{after['n']}, 95% CI" in contrast["pass_text"] and f"/{after['n']}, 95% CI" in contrast["style_text"]
-    assert (adapters / RUN / "recipes_style_vs_pass_rate.png").stat().st_size > 0
+    assert (walk.run_dir / "recipes_style_vs_pass_rate.png").stat().st_size > 0
 
 
 def test_merged_and_adapter_models_agree(walk):
-    payoff = read_results(walk[0] / RUN, "04_merged_vs_adapter_inference")
+    payoff = read_results(walk.run_dir, "04_merged_vs_adapter_inference")
     print(f"max logit difference adapter vs merged: {payoff['max_logit_difference']:.2e}")
     assert payoff["agreement"] >= 0.9
     assert payoff["max_logit_difference"] < 1e-2
     assert payoff["quantized_merge_max_logit_difference"] > payoff["max_logit_difference"]
-    assert (walk[0] / RUN / "merged" / "model.safetensors").exists()
+    assert (walk.run_dir / "merged" / "model.safetensors").exists()
 
 
 def test_adapter_reloads_to_the_same_answers_and_resumes(walk):
-    saving = read_results(walk[0] / RUN, "03_adapter_saving")
+    saving = read_results(walk.run_dir, "03_adapter_saving")
     assert saving["reload_checked"] > 0 and saving["reload_identical"] == saving["reload_checked"]
     assert saving["resumed_to_step"] == saving["resumed_from_step"] + QUICK["03_adapter_saving"]["RESUME_EXTRA_STEPS"]
     assert saving["adapter_mb"] < 0.1 * saving["base_model_mb"]
@@ -149,22 +114,16 @@ def test_adapter_reloads_to_the_same_answers_and_resumes(walk):
 
 
 def test_executed_notebooks_print_no_warning_a_learner_cannot_act_on(walk):
-    import json
-
     from helpers.quiet import unexpected_stderr
 
-    _, executed = walk
-    noise = {path.name: unexpected_stderr(json.loads(path.read_text(encoding="utf-8")))
-             for path in sorted(executed.glob("*.ipynb"))}
+    noise = {name: unexpected_stderr(json.loads(walk.text(name))) for name in walk.executed}
     assert len(noise) == 5
     assert not any(noise.values()), f"fix the cause, or silence it narrowly in helpers/quiet.py: {noise}"
 
 
 def test_executed_notebooks_never_show_the_token(walk):
-    adapters, executed = walk
-    setup = (executed / "00_setup.ipynb").read_text()
-    assert "hf_...6789" in setup, "notebook 00 reports the token, masked"
-    for path in [*executed.glob("*.ipynb"), *adapters.rglob("*.json")]:
+    assert "hf_...6789" in walk.text("00_setup"), "notebook 00 reports the token, masked"
+    for path in [*walk.executed.values(), *walk.run_dir.rglob("*.json")]:
         assert FAKE_TOKEN not in path.read_text(), path.name
         assert FAKE_TOKEN[3:-4] not in path.read_text(), path.name
 

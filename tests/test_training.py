@@ -31,8 +31,9 @@ def _run_two_steps(tmp_path, load_in_4bit: bool):
                                 max_length=256, verbose=False)
     model = attach_lora(model, make_lora_config(r=8), profile)
     before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    # No warmup: both steps at the full rate (LoRA's A gets a gradient only once B has left zero).
     config = make_sft_config(profile, str(tmp_path), max_steps=2, learning_rate=1e-2, logging_steps=1,
-                             batch_size=4, verbose=False)
+                             warmup_steps=0, batch_size=4, verbose=False)
     trainer = build_sft_trainer(model, tokenizer, profile, config, data)
     with measure_training(trainer) as metrics:
         trainer.train()
