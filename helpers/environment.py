@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from pathlib import Path
 
 from helpers.bootstrap import installed_version
+from helpers.figures import PROJECT_ROOT, load_figures
 from helpers.hardware import HardwareProfile
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
@@ -37,28 +40,43 @@ def check_versions(names: tuple[str, ...] = TAUGHT) -> list[dict]:
     return rows
 
 
-# Minutes per notebook with each notebook's default parameters, measured by `make run` on 2-core machines: "cpu"
-# with native bf16 (AVX512-BF16), "cpu_fp32" without it. GPU: estimates for a T4 until measured, marked as such.
-EXPECTED_MINUTES = {
-    "cpu": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 2, "03_adapter_saving": 1,
-            "04_merged_vs_adapter_inference": 3, "05_summarization": 3, "06_instruction_tuning": 3,
-            "07_experiments": 8, "08_scale_out": 2},
-    "cpu_fp32": {"00_setup": 1, "01_baseline_inference": 2, "02_completion_only_sft": 4, "03_adapter_saving": 1,
-                 "04_merged_vs_adapter_inference": 6, "05_summarization": 7, "06_instruction_tuning": 9,
-                 "07_experiments": 14, "08_scale_out": 3},
-    "cuda": {"00_setup": 1, "01_baseline_inference": 1, "02_completion_only_sft": 4, "03_adapter_saving": 1,
-             "04_merged_vs_adapter_inference": 4, "05_summarization": 4, "06_instruction_tuning": 4,
-             "07_experiments": 10, "08_scale_out": 5},
-}
+# Minutes per notebook with each notebook's default parameters live in docs/figures.json, one figure per notebook
+# and machine: notebook_NN_minutes_bf16 (`make run` on a 2-core CPU with native bf16), notebook_NN_minutes_fp32 (one
+# without it) and notebook_NN_minutes_t4. A figure whose source starts with "estimate" was not measured.
+MACHINES = {"cpu": "bf16", "cpu_fp32": "fp32", "cuda": "t4"}  # EXPECTED_MINUTES column -> the figures' machine
+MINUTES_FIGURE = re.compile(r"notebook_(?P<number>\d\d)_minutes_(?P<machine>bf16|fp32|t4)")
+MEASURED_ON_FIGURES = ("minutes_measured_on_bf16", "minutes_measured_on_fp32")
+# The course notebooks by number, as helpers.run_notebooks.course_notebooks lists them (which imports this module).
+NOTEBOOKS = {path.name[:2]: path.stem for path in (PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
 
 
+def minutes_figure(column: str, notebook: str) -> str:
+    """The name in docs/figures.json of one notebook's minutes in one EXPECTED_MINUTES column."""
+    return f"notebook_{notebook[:2]}_minutes_{MACHINES[column]}"
+
+
+def about_minutes(text: str) -> int:
+    """A figure's minutes ("2.6 min") as a time line says them: the nearest whole minute, at least 1."""
+    return max(1, math.floor(float(text.removesuffix(" min")) + 0.5))
+
+
+def minutes_table(figures: dict[str, dict[str, str]]) -> dict[str, dict[str, int]]:
+    """Column ("cpu", "cpu_fp32", "cuda") -> notebook -> whole minutes, from the minutes figures."""
+    columns = {machine: column for column, machine in MACHINES.items()}
+    table: dict[str, dict[str, int]] = {column: {} for column in MACHINES}
+    for name, figure in sorted(figures.items()):
+        if (match := MINUTES_FIGURE.fullmatch(name)) and match["number"] in NOTEBOOKS:
+            table[columns[match["machine"]]][NOTEBOOKS[match["number"]]] = about_minutes(figure["text"])
+    return table
+
+
+FIGURES = load_figures()
+EXPECTED_MINUTES = minutes_table(FIGURES)
 # When and where the CPU columns were measured (`make run`).
-MEASURED_ON = "2026-11-25, 2-core AMD EPYC with AVX512-BF16"
-MEASURED_ON_FP32 = "2026-11-30, 2-core CPU without native bf16"
-
-
-# Notebooks added after the bf16 machine's `make run`: their "cpu" figure is an estimate until one measures it.
-NOT_MEASURED_WITH_BF16 = {"08_scale_out"}
+MEASURED_ON, MEASURED_ON_FP32 = (FIGURES[name]["text"] for name in MEASURED_ON_FIGURES)
+# Notebooks whose "cpu" figure is an estimate (added after the bf16 machine's `make run`).
+NOT_MEASURED_WITH_BF16 = {notebook for notebook in EXPECTED_MINUTES["cpu"]
+                          if FIGURES[minutes_figure("cpu", notebook)]["source"].startswith("estimate")}
 
 
 def time_line(notebook: str) -> str:
@@ -85,20 +103,31 @@ def expected_minutes(profile: HardwareProfile) -> dict[str, str]:
             for name, minutes in EXPECTED_MINUTES[column].items()}
 
 
-def write_time_lines() -> None:
-    """Put (or replace) the time line under the title of every course notebook, from EXPECTED_MINUTES."""
-    import json
+def with_time_line(title_cell: str, notebook: str) -> str:
+    """A notebook's first cell with its time line put (or replaced) under the title."""
+    text = re.sub(r"\n\n\*Time with the defaults:[^\n]*\*", "", title_cell)
+    title, _, rest = text.partition("\n")
+    return f"{title}\n\n{time_line(notebook)}\n{rest}"
 
+
+def write_time_lines(notebooks: list[Path] | None = None, check: bool = False) -> list[Path]:
+    """Put the time line under the title of each course notebook; returns those changed (with check: those stale)."""
     from helpers.run_notebooks import course_notebooks
 
-    for path in course_notebooks():
+    stale = []
+    for path in course_notebooks() if notebooks is None else notebooks:
         content = json.loads(path.read_text(encoding="utf-8"))
         cell = content["cells"][0]
-        text = re.sub(r"\n\n\*Time with the defaults:[^\n]*\*", "", "".join(cell["source"]))
-        title, _, rest = text.partition("\n")
-        cell["source"] = f"{title}\n\n{time_line(path.stem)}\n{rest}".splitlines(keepends=True)
-        path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = "".join(cell["source"])
+        if (updated := with_time_line(text, path.stem)) == text:
+            continue
+        stale.append(path)
+        if not check:
+            cell["source"] = updated.splitlines(keepends=True)
+            path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return stale
 
 
 if __name__ == "__main__":  # python -m helpers.environment: rewrite the notebooks' time lines
-    write_time_lines()
+    changed = write_time_lines()
+    print("\n".join(f"rewrote the time line of {path.name}" for path in changed) or "Every time line is current.")

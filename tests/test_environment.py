@@ -68,3 +68,30 @@ def test_every_notebook_states_its_time_from_the_table():
     for notebook in course_notebooks():
         title = nbformat.read(notebook, as_version=4).cells[0].source
         assert environment.time_line(notebook.stem) in title, f"{notebook.name}: run python -m helpers.environment"
+
+
+def test_the_minutes_come_from_the_figures_file_rounded_to_the_nearest_minute():
+    from helpers.figures import load_figures
+
+    assert environment.EXPECTED_MINUTES == environment.minutes_table(load_figures())
+    texts = ("0.1 min", "0.5 min", "1.3 min", "2.5 min", "2.6 min", "14.1 min", "5 min")
+    assert [environment.about_minutes(text) for text in texts] == [1, 1, 1, 3, 3, 14, 5]
+    figures = {"notebook_02_minutes_fp32": {"text": "4.0 min", "source": "make run"},
+               "notebook_02_minutes_t4": {"text": "4 min", "source": "estimate"},
+               "style_04": {"text": "0% -> 95.8%", "source": "make run"}}
+    assert environment.minutes_table(figures) == {"cpu": {}, "cpu_fp32": {"02_completion_only_sft": 4},
+                                                  "cuda": {"02_completion_only_sft": 4}}
+    assert environment.MEASURED_ON == load_figures()["minutes_measured_on_bf16"]["text"]
+
+
+def test_the_time_lines_words_match_the_sources_of_the_minutes():
+    """A time line says 'measured' for the CPUs and 'estimate' for the T4: the figures' sources must agree."""
+    from helpers.figures import load_figures
+
+    figures = load_figures()
+    named = {match["number"] for name in figures if (match := environment.MINUTES_FIGURE.fullmatch(name))}
+    assert named == set(environment.NOTEBOOKS), "every minutes figure names a course notebook"
+    for notebook in environment.EXPECTED_MINUTES["cuda"]:
+        assert figures[environment.minutes_figure("cuda", notebook)]["source"].startswith("estimate"), notebook
+    for notebook in environment.EXPECTED_MINUTES["cpu_fp32"]:
+        assert not figures[environment.minutes_figure("cpu_fp32", notebook)]["source"].startswith("estimate"), notebook
