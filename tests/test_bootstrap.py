@@ -25,7 +25,7 @@ from helpers.bootstrap import (
 )
 from helpers.hardware import detect_hardware
 from helpers.models import PROJECT_ROOT
-from helpers.run_notebooks import course_notebooks, execute_notebook
+from helpers.run_notebooks import course_notebooks
 
 REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 
@@ -133,25 +133,6 @@ def test_two_gpus_train_on_the_first_only():
     assert visible_gpus(run=_FakeNvidiaSmi("", returncode=9)) == []
 
 
-def test_two_visible_gpus_build_a_trainer_for_one(tmp_path, cpu_profile, tiny_model, tiny_tokenizer):
-    """What transformers computes with two GPUs visible to one process (n_gpu 2), simulated on the CPU."""
-    from datasets import Dataset
-    from trl import SFTTrainer
-
-    from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
-
-    data = Dataset.from_list([{"prompt": "Q: 1+1?\nA:", "completion": " 2" + tiny_tokenizer.eos_token}] * 4)
-    model = attach_lora(tiny_model, make_lora_config(r=4), cpu_profile)
-    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, verbose=False)
-    config._n_gpu = 2
-    with pytest.raises(ValueError, match="DataParallel"):
-        SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tiny_tokenizer)
-    config._n_gpu = 2
-    trainer = build_sft_trainer(model, tiny_tokenizer, cpu_profile, config, data)
-    assert trainer.args.n_gpu == 1
-    assert trainer.args.train_batch_size == config.per_device_train_batch_size
-
-
 def test_a_gpu_below_compute_capability_7_is_refused_in_one_sentence():
     with pytest.raises(UnsupportedGPUError) as caught:
         check_capability((6, 0), "Tesla P100-PCIE-16GB")
@@ -197,18 +178,3 @@ def test_a_drive_folder_on_colab_mounts_drive_first(tmp_path, monkeypatch):
 
 
 # --- Running a notebook where papermill is not installed (Colab, Kaggle) --------------------------
-
-
-def test_notebooks_run_with_nbclient_where_papermill_is_absent(tmp_path, monkeypatch):
-    import nbformat
-
-    notebook = tmp_path / "tiny.ipynb"
-    cells = [nbformat.v4.new_code_cell("GREETING = 'default'"),
-             nbformat.v4.new_code_cell("from pathlib import Path\nPath('out.txt').write_text(GREETING)")]
-    cells[0].metadata["tags"] = ["parameters"]
-    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
-    monkeypatch.setitem(sys.modules, "papermill", None)  # import papermill now raises ImportError
-    executed = execute_notebook(notebook, tmp_path / "executed", {"GREETING": "injected"})
-    assert (tmp_path / "out.txt").read_text() == "injected"
-    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(executed, as_version=4).cells]
-    assert tags[1] == ["injected-parameters"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from helpers import run_notebooks
 from helpers.environment import expected_minutes
+from helpers.run_notebooks import execute_notebook
 
 
 def _record_runs(monkeypatch, tmp_path, argv):
@@ -57,28 +60,6 @@ def test_papermill_reads_every_parameter_of_every_notebook(caplog):
         assert parsed == assigned, path.name
 
 
-def test_the_closing_summary_is_one_readable_row_per_notebook(tmp_path):
-    from helpers.results import summary_table, write_results
-
-    run = tmp_path / "python_style"
-    write_results(run, "02_completion_only_sft", {"seconds": 114.0, "eval_loss_before": 0.9914,
-                                                  "eval_loss_after": 0.5408, "tokens_per_second": 176.2,
-                                                  "peak_memory_mb": 3336.3})
-    write_results(run, "04_merged_vs_adapter_inference", {
-        "seconds": 43.6, "n_test": 24, "style_adherence_before": 0.0, "style_adherence_after": 0.875,
-        "pass_rate_before": {"passed": 11}, "pass_rate_after": {"passed": 7}, "agreement": 1.0})
-    write_results(run, "03_adapter_saving", {"seconds": 16.6})  # an older results file: keys missing
-    lines = summary_table(tmp_path).splitlines()
-    assert lines[0].split() == ["notebook", "min", "key", "numbers", "[results", "in]"]
-    assert "1.9  validation loss 0.991 -> 0.541; 176 tokens/s; peak 3.3 GB  [" in lines[1]
-    assert lines[2].startswith("03_adapter_saving") and "rerun the notebook" in lines[2]
-    assert "style 0.0% -> 87.5% (n=24); pass rate 11/24 -> 7/24" in lines[3]
-    assert "e+" not in "\n".join(lines), "no scientific notation for a learner to decode"
-    only = summary_table(tmp_path, {"02_completion_only_sft"}).splitlines()
-    assert len(only) == 2 and only[1].startswith("02_completion_only_sft"), "rows of this run only"
-
-
-# The library objects a notebook teaches, written out in its own code cells (not only inside a helper).
 TAUGHT_IN_CODE = {
     "01_baseline_inference": ["apply_chat_template(", "add_generation_prompt=True", ".generate(", "GenerationConfig(",
                               "repetition_penalty=1.0"],
@@ -195,3 +176,18 @@ def test_catch_up_names_the_expected_minutes_of_this_machine_for_each_notebook_i
     for name in needed:
         assert f"{name[:2]} {expected[name]}" in printed, printed
     assert "2.4 min" not in printed
+
+
+def test_notebooks_run_with_nbclient_where_papermill_is_absent(tmp_path, monkeypatch):
+    import nbformat
+
+    notebook = tmp_path / "tiny.ipynb"
+    cells = [nbformat.v4.new_code_cell("GREETING = 'default'"),
+             nbformat.v4.new_code_cell("from pathlib import Path\nPath('out.txt').write_text(GREETING)")]
+    cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    monkeypatch.setitem(sys.modules, "papermill", None)  # import papermill now raises ImportError
+    executed = execute_notebook(notebook, tmp_path / "executed", {"GREETING": "injected"})
+    assert (tmp_path / "out.txt").read_text() == "injected"
+    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(executed, as_version=4).cells]
+    assert tags[1] == ["injected-parameters"]

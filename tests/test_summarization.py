@@ -1,53 +1,10 @@
-"""ROUGE and BERTScore helpers, summary clean-up, chunking and the map-reduce summarizer."""
+"""Summaries (helpers.summarization): clean-up, chunking and the map-reduce summarizer."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers.metrics import average_words, bertscore, rouge
 from helpers.summarization import clean_summary, split_into_chunks, split_sentences, summarize_long
-
-PREDICTIONS = ["the cat sat on the mat", "rain floods the northern roads"]
-REFERENCES = ["a cat sat on a mat", "rain floods northern roads on tuesday"]
-
-
-def test_rouge_matches_hand_computed_values():
-    scores = rouge(PREDICTIONS, REFERENCES, backend="rouge_score")
-    # ROUGE-1: 4 of 6 unigrams shared (F 0.667); 4 shared, P 4/5, R 4/6 with stemming (F 0.727).
-    assert scores["rouge1"] == pytest.approx((2 / 3 + 8 / 11) / 2)
-    # ROUGE-2: 2 of 5 bigrams (F 0.4); 2 shared, P 2/4, R 2/5 (F 0.444).
-    assert scores["rouge2"] == pytest.approx((0.4 + 4 / 9) / 2)
-    assert scores["rougeL"] == pytest.approx(scores["rouge1"])
-    assert scores["rouge_backend"] == "rouge_score"
-
-
-def test_rouge_auto_uses_rouge_score_offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert rouge(PREDICTIONS, REFERENCES)["rouge_backend"] == "rouge_score"
-    with pytest.raises(ValueError):
-        rouge(["a"], [])
-
-
-def test_offline_bertscore_is_labelled_and_sane():
-    same = bertscore(REFERENCES, REFERENCES, model="offline")
-    different = bertscore(PREDICTIONS, ["stock markets closed higher", "the orchestra played Mozart"],
-                          model="offline")
-    close = bertscore(PREDICTIONS, REFERENCES, model="offline")
-    assert same["bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
-    assert different["bertscore_f1"] < close["bertscore_f1"] < same["bertscore_f1"]
-    assert "MiniLM" in close["bertscore_model"] and "not comparable" in close["bertscore_model"]
-
-
-def test_empty_summaries_score_zero_in_bertscore():
-    full = bertscore(PREDICTIONS, REFERENCES, model="offline")
-    with_empty = bertscore([PREDICTIONS[0], ""], REFERENCES, model="offline")
-    alone = bertscore([PREDICTIONS[0]], [REFERENCES[0]], model="offline")
-    assert with_empty["bertscore_f1"] == pytest.approx(alone["bertscore_f1"] / 2, abs=1e-6)
-    assert with_empty["bertscore_f1"] < full["bertscore_f1"]
-
-
-def test_average_words():
-    assert average_words(["a b c", "d"]) == 2.0
 
 
 @pytest.mark.parametrize(

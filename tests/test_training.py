@@ -239,3 +239,22 @@ def test_cpu_loss_scores_only_labelled_tokens_and_matches_scoring_every_position
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch.compiler, "is_compiling", lambda: True)
         assert compact(torch.device("cpu")) is False
+
+
+def test_two_visible_gpus_build_a_trainer_for_one(tmp_path, cpu_profile, tiny_model, tiny_tokenizer):
+    """What transformers computes with two GPUs visible to one process (n_gpu 2), simulated on the CPU."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
+
+    data = Dataset.from_list([{"prompt": "Q: 1+1?\nA:", "completion": " 2" + tiny_tokenizer.eos_token}] * 4)
+    model = attach_lora(tiny_model, make_lora_config(r=4), cpu_profile)
+    config = make_sft_config(cpu_profile, str(tmp_path), max_steps=1, verbose=False)
+    config._n_gpu = 2
+    with pytest.raises(ValueError, match="DataParallel"):
+        SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tiny_tokenizer)
+    config._n_gpu = 2
+    trainer = build_sft_trainer(model, tiny_tokenizer, cpu_profile, config, data)
+    assert trainer.args.n_gpu == 1
+    assert trainer.args.train_batch_size == config.per_device_train_batch_size
