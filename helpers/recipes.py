@@ -114,6 +114,7 @@ def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, 
     """Train one recipe on python_style from a fresh model (None: no training) and score it; return one row.
 
     load_in_4bit: as for detect_hardware (None: 4-bit on a GPU, full precision on a CPU, like notebook 02).
+    n_val: validation examples for the loss before and after training; 0 skips both evaluations.
     """
     from helpers.data import load_bundled
     from helpers.hardware import detect_hardware
@@ -132,8 +133,10 @@ def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, 
             row["train_records"] = len(train_records)
             row["train_families"] = len(set(train_records["family"]))
             train = to_prompt_completion(train_records, "chatml", tokenizer, max_length=max_length, verbose=False)
-            val_records = load_bundled("python_style", "validation").shuffle(seed=0).select(range(n_val))
-            val = to_prompt_completion(val_records, "chatml", tokenizer, max_length=max_length, verbose=False)
+            val = None  # n_val=0: no validation loss (scored on style and pass rate only)
+            if n_val:
+                val_records = load_bundled("python_style", "validation").shuffle(seed=0).select(range(n_val))
+                val = to_prompt_completion(val_records, "chatml", tokenizer, max_length=max_length, verbose=False)
             torch.manual_seed(seed)
             model = attach_lora(model, make_lora_config(r=recipe.r, alpha=recipe.alpha, dropout=recipe.dropout),
                                 profile)
@@ -145,11 +148,13 @@ def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, 
                 logging_steps=max(1, recipe.steps // 10),
                 warmup_steps=max(1, recipe.steps // 10), seed=seed, disable_tqdm=True)
             trainer = build_sft_trainer(model, tokenizer, profile, config, train, val)
-            row["eval_loss_before"] = round(trainer.evaluate()["eval_loss"], 4)
+            if val is not None:
+                row["eval_loss_before"] = round(trainer.evaluate()["eval_loss"], 4)
             train_started = time.perf_counter()
             trainer.train()
             row["train_seconds"] = round(time.perf_counter() - train_started, 1)
-            row["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
+            if val is not None:
+                row["eval_loss"] = round(trainer.evaluate()["eval_loss"], 4)
             batch = config.per_device_train_batch_size
             row["batch_size"] = batch
             row["epochs"] = round(recipe.steps * batch * recipe.gradient_accumulation / len(train), 2)
