@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,6 +77,10 @@ def local_kernel_manager():
     class LocalKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
+            # The sockets' path prefix: jupyter_client's default, "kernel-ipc" in the working folder, makes two
+            # kernels started from one folder at once take the same socket ("Invalid Signature") and leaves
+            # kernel-ipc-N files beside the notebooks. A folder of its own per kernel avoids both.
+            kwargs.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="kernel-"), "ipc"))
             super().__init__(**kwargs)
 
     return LocalKernelManager

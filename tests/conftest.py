@@ -15,6 +15,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    # Each test worker (and every kernel or process it starts) computes on cores / workers threads: two workers
+    # of two threads each on 2 cores made every step several times slower, not twice as fast.
+    threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
 import pytest  # noqa: E402
 

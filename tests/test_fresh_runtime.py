@@ -17,13 +17,16 @@ from helpers.results import read_results
 from helpers.run_notebooks import catch_up
 
 pytestmark = pytest.mark.notebooks
+reads_the_walk = pytest.mark.xdist_group("walk")  # the worker that runs the core walk once
 
 
+@reads_the_walk
 def test_notebook_00_alone_clones_the_course(walk):
     assert (walk.clone / "helpers" / "bootstrap.py").exists(), "the setup cell cloned the course next to the notebook"
     assert read_results(walk.run_dir, "00_setup")["preset"] == "smollm2-135m-instruct"
 
 
+@reads_the_walk
 def test_notebook_04_alone_catches_up_and_finishes(walk):
     assert "Running 01_baseline_inference and 02_completion_only_sft now, headless" in walk.text(
         "04_merged_vs_adapter_inference")
@@ -35,6 +38,7 @@ def test_notebook_04_alone_catches_up_and_finishes(walk):
     assert os.path.isdir(walk.clone / "runs" / "catch-up")
 
 
+@reads_the_walk
 def test_notebook_03_alone_finds_what_04_rebuilt_and_finishes(walk):
     text = walk.text("03_adapter_saving")
     assert "Found the results of 02_completion_only_sft" in text and "Running" not in text

@@ -17,7 +17,7 @@ from helpers.hardware import detect_hardware
 from helpers.results import read_results
 from helpers.run_notebooks import course_notebooks, execute_notebook
 
-pytestmark = pytest.mark.notebooks
+pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("walk")]  # one worker runs the walk once
 
 
 def test_notebooks_are_stored_clean_with_one_parameters_cell():

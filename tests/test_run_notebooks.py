@@ -148,6 +148,27 @@ def test_headless_runs_start_the_kernel_on_local_sockets_without_a_security_warn
     assert "without encryption" not in capfd.readouterr().err
 
 
+def test_two_kernels_started_from_one_folder_at_once_both_run_and_leave_no_sockets_there(tmp_path):
+    """Two runs side by side (make run beside the tests, or two test workers) must not share a kernel socket."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nbformat
+
+    for name in ("a", "b"):
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        cell = nbformat.v4.new_code_cell("X = 1")
+        cell.metadata["tags"] = ["parameters"]
+        notebook.cells = [cell, nbformat.v4.new_code_cell("import time\ntime.sleep(1)\nprint(X)")]
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(run_notebooks.execute_notebook, tmp_path / f"{name}.ipynb", tmp_path / "out", {"X": x})
+                for name, x in (("a", 1), ("b", 2))]
+        executed = [run.result() for run in runs]
+    assert [nbformat.read(path, as_version=4).cells[-1].outputs[0]["text"] for path in executed] == ["1\n", "2\n"]
+    assert not list(tmp_path.glob("kernel-ipc*")), "no socket files beside the notebooks"
+
+
 def test_every_notebook_says_what_you_should_see_with_numbers_from_a_measured_run():
     """'You should see' callouts: at least two per notebook, each with a figure, and where it was measured."""
     import re
