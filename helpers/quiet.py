@@ -1,7 +1,7 @@
 """Keep the notebooks' output to what a learner can act on: known library noise is silenced narrowly, by name.
 
 Each entry says where the message comes from and why nobody following the course can act on it. The setup cell
-calls quiet_known_noise(); tests/test_notebooks.py scans every executed notebook's stderr and fails on any
+calls quiet_known_noise(); tests/test_core_walk.py scans every executed notebook's stderr and fails on any
 warning that is neither a progress bar nor one of ALLOWED_STDERR.
 """
 

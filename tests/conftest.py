@@ -1,11 +1,12 @@
 """Shared fixtures: the offline model's tokenizer, the tiny model, CPU hardware profiles, and the core walk.
 
 The core walk (00-04) is executed once per test session, as a learner opens it on Colab or Kaggle, and every
-test that inspects it reads that one run (tests/test_notebooks.py, tests/test_fresh_runtime.py).
+test that inspects it reads that one run (tests/test_core_walk.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ from helpers.models import (  # noqa: E402
     load_model_and_tokenizer,
     load_tokenizer,
 )
+from helpers.quiet import unexpected_stderr  # noqa: E402
 from helpers.run_notebooks import CATCH_UP, course_notebooks, execute_notebook  # noqa: E402
 
 
@@ -158,3 +160,28 @@ def walk(tmp_path_factory, course_remote) -> Walk:
     for name in ("01_baseline_inference", "02_completion_only_sft"):
         executed[name] = clone / "runs" / "catch-up" / f"{name}.ipynb"
     return Walk(clone=clone, run_dir=clone / "adapters" / RUN, executed=dict(sorted(executed.items())))
+
+
+# --- The later notebooks, each run once by its own test file ----------------------------------------------------
+
+TRACK_TOKEN = "hf_FakeTokenForTheTrackTests0123456789"
+
+
+def run_checked(name: str, tmp_path_factory, parameters: dict) -> Path:
+    """Execute one course notebook from notebooks/ with a (fake) token present; it must show neither the token
+    nor a warning a learner cannot act on. Returns the executed copy."""
+    executed = tmp_path_factory.mktemp(f"executed_{name[:2]}")
+    saved = os.environ.get("HF_TOKEN")
+    os.environ["HF_TOKEN"] = TRACK_TOKEN
+    try:
+        execute_notebook(PROJECT_ROOT / "notebooks" / f"{name}.ipynb", executed, parameters)
+    finally:
+        if saved is None:
+            os.environ.pop("HF_TOKEN", None)
+        else:
+            os.environ["HF_TOKEN"] = saved
+    text = (executed / f"{name}.ipynb").read_text(encoding="utf-8")
+    assert TRACK_TOKEN not in text, "a token must never reach a notebook's output"
+    noise = unexpected_stderr(json.loads(text))
+    assert not noise, f"{name} printed warnings a learner cannot act on (fix, or silence in helpers/quiet.py): {noise}"
+    return executed / f"{name}.ipynb"

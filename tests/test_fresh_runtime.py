@@ -2,48 +2,20 @@
 
 The setup cell clones the course (from a local copy of this working tree, through QLORA_COURSE_REPO),
 puts it on sys.path, and the notebook rebuilds what it needs from earlier notebooks before its own lesson.
-The core walk itself runs that way (the `walk` fixture in conftest.py): 00, then 04 before 01-03 ran, then 03.
+The core walk itself runs that way, with its tests in tests/test_core_walk.py; here: 08 alone, and what a
+notebook opened alone decides to run first.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from conftest import QUICK, run_alone
+from conftest import run_alone
 
 from helpers.models import cache_dir
 from helpers.results import read_results
 from helpers.run_notebooks import catch_up
 
 pytestmark = pytest.mark.notebooks
-reads_the_walk = pytest.mark.xdist_group("walk")  # the worker that runs the core walk once
-
-
-@reads_the_walk
-def test_notebook_00_alone_clones_the_course(walk):
-    assert (walk.clone / "helpers" / "bootstrap.py").exists(), "the setup cell cloned the course next to the notebook"
-    assert read_results(walk.run_dir, "00_setup")["preset"] == "smollm2-135m-instruct"
-
-
-@reads_the_walk
-def test_notebook_04_alone_catches_up_and_finishes(walk):
-    assert "Running 01_baseline_inference and 02_completion_only_sft now, headless" in walk.text(
-        "04_merged_vs_adapter_inference")
-    for name in ("01_baseline_inference", "02_completion_only_sft", "04_merged_vs_adapter_inference"):
-        assert (walk.run_dir / f"{name}_results.json").exists(), name
-    assert read_results(walk.run_dir, "02_completion_only_sft")["steps"] == QUICK["02_completion_only_sft"]["MAX_STEPS"]
-    payoff = read_results(walk.run_dir, "04_merged_vs_adapter_inference")
-    assert payoff["style_adherence_after"] > payoff["style_adherence_before"]
-    assert os.path.isdir(walk.clone / "runs" / "catch-up")
-
-
-@reads_the_walk
-def test_notebook_03_alone_finds_what_04_rebuilt_and_finishes(walk):
-    text = walk.text("03_adapter_saving")
-    assert "Found the results of 02_completion_only_sft" in text and "Running" not in text
-    saving = read_results(walk.run_dir, "03_adapter_saving")
-    assert saving["reload_identical"] == saving["reload_checked"] > 0
 
 
 def test_catch_up_runs_only_the_missing_notebooks_with_their_budget(tmp_path, monkeypatch, capsys):

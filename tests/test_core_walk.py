@@ -1,7 +1,10 @@
-"""The core walk 00-04, executed once on the CPU with the offline model, and what its results must show.
+"""The core walk 00-04, executed once on the CPU with the offline model, as a badge opens each notebook on Colab or
+Kaggle, and what its results must show.
 
-The walk runs as on Colab (the `walk` fixture in conftest.py, shared with tests/test_fresh_runtime.py):
-small budgets keep it within a few minutes on a 2-core CPU; `make run` uses the notebooks' own defaults.
+The `walk` fixture (conftest.py) copies each notebook alone into an empty folder and runs it with a kernel that
+lacks the helpers package: 00 clones the course, 04 catches up 01 and 02, 03 finds 02's results. Small budgets
+keep it within a few minutes on a 2-core CPU; `make run` uses the notebooks' own defaults. Every test that reads
+the walk is in this file, so that one test worker runs it once (pytest-xdist --dist loadfile).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from helpers.hardware import detect_hardware
 from helpers.results import read_results
 from helpers.run_notebooks import course_notebooks, execute_notebook
 
-pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("walk")]  # one worker runs the walk once
+pytestmark = pytest.mark.notebooks
 
 
 def test_notebooks_are_stored_clean_with_one_parameters_cell():
@@ -137,3 +140,26 @@ def test_sft_notebook_runs_the_4bit_qlora_path_on_cpu(tmp_path):
     results = json.loads((tmp_path / "qlora_cpu" / "02_completion_only_sft_results.json").read_text())
     assert results["load_in_4bit"] is True
     assert results["steps"] == 2 and math.isfinite(results["train_loss"])
+
+
+def test_notebook_00_alone_clones_the_course(walk):
+    assert (walk.clone / "helpers" / "bootstrap.py").exists(), "the setup cell cloned the course next to the notebook"
+    assert read_results(walk.run_dir, "00_setup")["preset"] == "smollm2-135m-instruct"
+
+
+def test_notebook_04_alone_catches_up_and_finishes(walk):
+    assert "Running 01_baseline_inference and 02_completion_only_sft now, headless" in walk.text(
+        "04_merged_vs_adapter_inference")
+    for name in ("01_baseline_inference", "02_completion_only_sft", "04_merged_vs_adapter_inference"):
+        assert (walk.run_dir / f"{name}_results.json").exists(), name
+    assert read_results(walk.run_dir, "02_completion_only_sft")["steps"] == QUICK["02_completion_only_sft"]["MAX_STEPS"]
+    payoff = read_results(walk.run_dir, "04_merged_vs_adapter_inference")
+    assert payoff["style_adherence_after"] > payoff["style_adherence_before"]
+    assert (walk.clone / "runs" / "catch-up").is_dir()
+
+
+def test_notebook_03_alone_finds_what_04_rebuilt_and_finishes(walk):
+    text = walk.text("03_adapter_saving")
+    assert "Found the results of 02_completion_only_sft" in text and "Running" not in text
+    saving = read_results(walk.run_dir, "03_adapter_saving")
+    assert saving["reload_identical"] == saving["reload_checked"] > 0
