@@ -15,7 +15,7 @@ pytestmark = pytest.mark.notebooks
 
 
 @pytest.fixture(scope="module")
-def instructionrun_checked(tmp_path_factory):
+def instruction_run(tmp_path_factory):
     adapters = tmp_path_factory.mktemp("adapters06")
     notebook = run_checked("06_instruction_tuning", tmp_path_factory,
                     {"ADAPTERS_DIR": str(adapters), "MAX_STEPS": 20, "N_VAL_LOSS": 8})

@@ -17,7 +17,7 @@ EXPERIMENTS_QUICK = {"MAX_STEPS": 3, "BATCH_SIZE": 4, "N_VAL_PER_TASK": 4, "N_EV
 
 
 @pytest.fixture(scope="module")
-def experimentsrun_checked(tmp_path_factory):
+def experiments_run(tmp_path_factory):
     adapters = tmp_path_factory.mktemp("adapters07")
     notebook = run_checked("07_experiments", tmp_path_factory,
                     {"ADAPTERS_DIR": str(adapters), "RUN_NAME": "experiments", **EXPERIMENTS_QUICK})
