@@ -139,10 +139,10 @@ def adapted_blocks(target_modules) -> str:
 
 def _describe_model(model) -> dict:
     """What a loaded model is: weight memory, trainable parameters, and the LoRA settings when it has adapters."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if hasattr(model, "get_nb_trainable_parameters"):  # PEFT counts packed 4-bit weights at their real size
         trainable, total = model.get_nb_trainable_parameters()
     else:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
     row = {"weights_mb": round(model.get_memory_footprint() / 2**20, 1), "trainable_params": trainable,
            "total_params": total, "trainable_percent": 100 * trainable / total}
@@ -154,9 +154,9 @@ def _describe_model(model) -> dict:
 
 
 def run_experiment(labels: dict, load: Callable[[], torch.nn.Module], profile: HardwareProfile, config: SFTConfig,
-                   data: TaskData, *,
-                   eval_loss_before: float | None = None, trainer_class: type[SFTTrainer] = SFTTrainer,
-                   results_file: str | Path | None = None, **trainer_kwargs) -> dict:
+                   data: TaskData, *, eval_loss_before: float | None = None,
+                   trainer_class: type[SFTTrainer] = SFTTrainer, results_file: str | Path | None = None,
+                   **trainer_kwargs) -> dict:
     """Load a model with `load()`, train it with `config` on `data` (when it has trainable weights), score it.
 
     `profile` is the hardware profile the model was loaded with (build_sft_trainer keeps adapters in fp32 by it).
