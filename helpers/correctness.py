@@ -55,3 +55,33 @@ def pass_rate(answers: list[str], records: list[dict], *, workers: int = 4, time
     return {"n": len(results), "passed": passed, "pass_rate": passed / len(results) if results else 0.0,
             "interval": [low, high], "outcomes": [result.outcome for result in results],
             "details": [result.detail for result in results], "text": format_rate(passed, len(results))}
+
+
+def mcnemar_exact(fixed: int, broken: int) -> float:
+    """McNemar's exact test for two models on the same items: the two-sided p-value of the discordant counts.
+
+    Only the items where the models disagree carry information: `fixed` (the second passes, the first fails)
+    and `broken` (the other way). If neither model were better, each discordant item would fall either way
+    with probability 1/2, so the smaller count follows Binomial(fixed + broken, 1/2); p is twice its lower
+    tail, capped at 1. With no discordant item p is 1.
+    """
+    if fixed < 0 or broken < 0:
+        raise ValueError(f"counts must be non-negative, not fixed={fixed}, broken={broken}")
+    n = fixed + broken
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(fixed, broken) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_comparison(before: list[str], after: list[str]) -> dict:
+    """Two models' sandbox outcomes on the same requests: fixed, broken, both, neither, and McNemar's exact p."""
+    if len(before) != len(after):
+        raise ValueError(f"{len(before)} outcomes against {len(after)}: a paired test needs the same requests")
+    fixed = sum(b != "pass" and a == "pass" for b, a in zip(before, after))
+    broken = sum(b == "pass" and a != "pass" for b, a in zip(before, after))
+    both = sum(b == "pass" and a == "pass" for b, a in zip(before, after))
+    p = mcnemar_exact(fixed, broken)
+    return {"n": len(before), "fixed": fixed, "broken": broken, "both_pass": both,
+            "neither": len(before) - fixed - broken - both, "p_value": p,
+            "text": f"{fixed} fixed / {broken} broken (n={len(before)}, McNemar exact p={p:.3g})"}

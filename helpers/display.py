@@ -137,6 +137,37 @@ def plot_loss_curves(history: dict, path: str | Path | None = None, title: str =
     return figure
 
 
+def plot_logged_metrics(log_history: list[dict], panels: dict[str, list[str]], path: str | Path | None = None,
+                        title: str = ""):
+    """One panel per entry of `panels` (panel title -> logged keys), each key against the step it was logged at.
+
+    log_history: a Trainer's `trainer.state.log_history` (DPO logs rewards/chosen, rewards/rejected, ...; GRPO
+    logs reward, frac_reward_zero_std, ...). A key never logged is left out, and a panel with none is not drawn.
+    """
+    import matplotlib.pyplot as plt
+
+    drawn = {name: [key for key in keys if any(key in row for row in log_history)] for name, keys in panels.items()}
+    drawn = {name: keys for name, keys in drawn.items() if keys}
+    if not drawn:
+        raise ValueError(f"none of {sorted({k for keys in panels.values() for k in keys})} was logged; logged keys: "
+                         f"{sorted({k for row in log_history for k in row})}")
+    figure, axes = plt.subplots(1, len(drawn), figsize=(4.2 * len(drawn), 3.4), squeeze=False)
+    for axis, (name, keys) in zip(axes[0], drawn.items()):
+        for key in keys:
+            points = [(row["step"], row[key]) for row in log_history if key in row and "step" in row]
+            axis.plot(*zip(*points), "o-", markersize=3, label=key)
+        axis.set_title(name)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    if path:
+        figure.savefig(path, dpi=110)
+    return figure
+
+
 def plot_style_vs_pass_rate(rows: list[dict], path: str | Path | None = None, title: str = "Style vs correctness"):
     """Bars of style adherence and pass rate per model, with 95% Wilson intervals as error bars.
 
