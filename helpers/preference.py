@@ -16,6 +16,7 @@ the SFT model, not the untouched base.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -44,6 +45,8 @@ def sample_answers(model, tokenizer, prompts: list[str], k: int, generation_conf
     stop_ids = [stop_ids] if isinstance(stop_ids, int) else list(stop_ids or [])
     if not stop_ids:
         raise ValueError("the GenerationConfig names no eos_token_id: answers would run to max_new_tokens")
+    generation_config = copy.deepcopy(generation_config)
+    generation_config.num_return_sequences = k  # in the config: generate() warns when it is passed beside one
     torch.manual_seed(seed)
     saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     was_training = model.training
@@ -56,7 +59,7 @@ def sample_answers(model, tokenizer, prompts: list[str], k: int, generation_conf
         for start in range(0, len(prompts), per_batch):
             batch = tokenizer(prompts[start:start + per_batch], return_tensors="pt", padding=True).to(model.device)
             with torch.inference_mode():
-                output = model.generate(**batch, generation_config=generation_config, num_return_sequences=k)
+                output = model.generate(**batch, generation_config=generation_config)
             generated = output[:, batch["input_ids"].shape[1]:]
             texts = []
             for tokens in generated:

@@ -73,6 +73,12 @@ def key_numbers(notebook: str, r: dict) -> str:
             line += (f"; 2 processes: global batch {rank0['global_batch']}, "
                      f"{rank0['examples_per_epoch_this_process']} examples per process per epoch, {two['wall_seconds']:.0f} s")
         return line + f"; merged = adapter within {r.get('merge_max_logit_difference', float('nan')):.1e}"
+    if notebook.startswith("09"):
+        scores = r.get("scores", {})
+        passes = ", ".join(f"{name} {s['passed']}/{s['n']}" for name, s in scores.items())
+        humaneval = ", ".join(f"{name} {s['humaneval']['passed']}/{s['humaneval']['n']}" for name, s in scores.items())
+        return (f"{r.get('pairs', '?')} DPO pairs from {r.get('verdicts', {}).get('mixed_requests', '?')} mixed requests; "
+                f"pass rate: {passes}; HumanEval: {humaneval}")
     if notebook.startswith("07"):
         return f"{r.get('rows', '?')} runs in {Path(str(r.get('results_file', 'results.jsonl'))).name}; plots beside it"
     return ""

@@ -28,7 +28,8 @@ FAST = {
     "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2, "TRAIN_CONTRAST": False},
 }
 # The short budget that rebuilds an earlier notebook's results when a notebook is opened alone: the workshop's.
-CATCH_UP = {name: FAST[name] for name in ("01_baseline_inference", "02_completion_only_sft")}
+CATCH_UP = {name: FAST[name] for name in ("01_baseline_inference", "02_completion_only_sft",
+                                         "04_merged_vs_adapter_inference")}
 
 
 def course_notebooks() -> list[Path]:

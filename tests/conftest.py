@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,9 @@ QUICK = {
     "03_adapter_saving": {"RESUME_EXTRA_STEPS": 2},  # the first resumed step follows the checkpoint, not the config
     "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2},
 }
+# 09 reads 01's, 02's and 04's results: opened after the walk, in the same fresh runtime.
+QUICK_09 = {"N_REQUESTS": 12, "K": 4, "MAX_NEW_TOKENS": 96, "DPO_STEPS": 2, "GRPO_STEPS": 1, "GRPO_PROMPTS_PER_STEP": 2,
+            "GRPO_NUM_GENERATIONS": 2, "N_TEST": 8, "N_HUMANEVAL": 4, "HUMANEVAL_MAX_NEW_TOKENS": 128}
 FAKE_TOKEN = "hf_FakeTokenForTheNotebookTests0123456789"
 
 
@@ -144,22 +148,30 @@ def walk(tmp_path_factory, course_remote) -> Walk:
     (which QUICK copies); 03 then finds 02's results. Every kernel inherits the token; no notebook may show it.
     """
     folder = tmp_path_factory.mktemp("fresh_runtime")
-    saved = {key: os.environ.get(key) for key in ("HF_TOKEN", "QLORA_COURSE_REPO", "QLORA_COURSE_CACHE")}
-    os.environ.update(HF_TOKEN=FAKE_TOKEN, QLORA_COURSE_REPO=str(course_remote),
-                      QLORA_COURSE_CACHE=str(cache_dir()))  # the offline model copy `make setup` made
-    try:
+    with fresh_runtime_environment(course_remote):
         executed = {name: run_alone(name, folder, QUICK[name])
                     for name in ("00_setup", "04_merged_vs_adapter_inference", "03_adapter_saving")}
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     clone = folder / "qlora-course"
     for name in ("01_baseline_inference", "02_completion_only_sft"):
         executed[name] = clone / "runs" / "catch-up" / f"{name}.ipynb"
     return Walk(clone=clone, run_dir=clone / "adapters" / RUN, executed=dict(sorted(executed.items())))
+
+
+@contextmanager
+def fresh_runtime_environment(course_remote: Path):
+    """The variables a Colab runtime would have (a token; here also where to clone from), undone afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_TOKEN", FAKE_TOKEN)
+        patch.setenv("QLORA_COURSE_REPO", str(course_remote))
+        patch.setenv("QLORA_COURSE_CACHE", str(cache_dir()))  # the offline model copy `make setup` made
+        yield
+
+
+@pytest.fixture(scope="session")
+def walk_09(walk, course_remote) -> Path:
+    """09 opened after the walk in the same fresh runtime: it finds 01's, 02's and 04's results there."""
+    with fresh_runtime_environment(course_remote):
+        return run_alone("09_dpo_and_grpo", walk.clone.parent, QUICK_09)
 
 
 # --- The later notebooks, each run once by its own test file ----------------------------------------------------
@@ -171,15 +183,9 @@ def run_checked(name: str, tmp_path_factory, parameters: dict) -> Path:
     """Execute one course notebook from notebooks/ with a (fake) token present; it must show neither the token
     nor a warning a learner cannot act on. Returns the executed copy."""
     executed = tmp_path_factory.mktemp(f"executed_{name[:2]}")
-    saved = os.environ.get("HF_TOKEN")
-    os.environ["HF_TOKEN"] = TRACK_TOKEN
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_TOKEN", TRACK_TOKEN)
         execute_notebook(PROJECT_ROOT / "notebooks" / f"{name}.ipynb", executed, parameters)
-    finally:
-        if saved is None:
-            os.environ.pop("HF_TOKEN", None)
-        else:
-            os.environ["HF_TOKEN"] = saved
     text = (executed / f"{name}.ipynb").read_text(encoding="utf-8")
     assert TRACK_TOKEN not in text, "a token must never reach a notebook's output"
     noise = unexpected_stderr(json.loads(text))

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.notebooks
 def test_notebooks_are_stored_clean_with_one_parameters_cell():
     from helpers.run_notebooks import solution_notebooks
 
-    assert len(solution_notebooks()) == 8  # one per chapter, 01 to 08
+    assert len(solution_notebooks()) == 9  # one per chapter, 01 to 09
     for notebook in [*course_notebooks(), *solution_notebooks()]:
         content = nbformat.read(notebook, as_version=4)
         code = [cell for cell in content.cells if cell.cell_type == "code"]
@@ -163,3 +163,35 @@ def test_notebook_03_alone_finds_what_04_rebuilt_and_finishes(walk):
     assert "Found the results of 02_completion_only_sft" in text and "Running" not in text
     saving = read_results(walk.run_dir, "03_adapter_saving")
     assert saving["reload_identical"] == saving["reload_checked"] > 0
+
+
+# --- 09, opened after the walk in the same fresh runtime -----------------------------------------------------------
+
+
+def test_dpo_and_grpo_notebook_trains_on_the_sandbox_verdicts_and_scores_four_models(walk, walk_09):
+    from conftest import QUICK_09
+
+    from helpers.quiet import unexpected_stderr
+
+    text = walk_09.read_text(encoding="utf-8")
+    assert FAKE_TOKEN not in text and FAKE_TOKEN[3:-4] not in text
+    assert not unexpected_stderr(json.loads(text)), "fix the cause, or silence it narrowly in helpers/quiet.py"
+    r = read_results(walk.run_dir, "09_dpo_and_grpo")
+    n_requests, k = QUICK_09["N_REQUESTS"], QUICK_09["K"]
+    assert (r["verdicts"]["requests"], r["verdicts"]["answers"]) == (n_requests, n_requests * k)
+    assert r["sampling"]["answers"] == n_requests * k and r["sampling"]["stopped"] > 0, "answers end at <|im_end|>"
+    assert 1 <= r["pairs"] <= 2 * r["verdicts"]["mixed_requests"], "pairs come only from mixed requests"
+    payoff = read_results(walk.run_dir, "04_merged_vs_adapter_inference")
+    assert r["sft_vs_untouched_04"]["n"] == payoff["n_test"], "section 1 restates 04's paired counts"
+    gaps = r["reference_gap"]
+    assert gaps["SFT model (02's adapter)"] < 0.1 * gaps["untouched base"], gaps
+    assert [row for row in [r["dpo"]["last"]] if "rewards/margins" in row], "DPO logged its rewards"
+    assert len(r["grpo"]["sandbox_reward"]) == QUICK_09["GRPO_STEPS"]
+    assert all(0.0 <= value <= 1.0 for value in r["grpo"]["sandbox_reward"] + r["grpo"]["frac_reward_zero_std"])
+    assert list(r["scores"]) == ["untouched", "SFT (02)", "SFT + DPO", "SFT + GRPO"]
+    for score in r["scores"].values():
+        assert score["n"] == len(score["outcomes"]) == QUICK_09["N_TEST"]
+        assert score["humaneval"]["n"] == len(score["humaneval"]["outcomes"]) == QUICK_09["N_HUMANEVAL"]
+    assert "McNemar exact p=" in text and "HumanEval" in text
+    for picture in ("dpo_rewards.png", "grpo_rewards.png", "scoreboard_09.png"):
+        assert (walk.run_dir / picture).stat().st_size > 10_000, picture

@@ -35,8 +35,8 @@ def test_expected_minutes_label_measured_and_estimated(simulated_cpu):
                                                        gpu_memory_gb=15.0, verbose=False))
     assert set(cpu) == set(gpu)
     assert all("estimate" in text and "measured on" not in text for text in gpu.values())
-    # A notebook newer than the bf16 machine's `make run` is an estimate there; everything else was measured.
-    unmeasured = environment.NOT_MEASURED_WITH_BF16 if simulated_cpu.precision == "bf16" else set()
+    # A notebook newer than a machine class's `make run` is an estimate there; everything else was measured.
+    unmeasured = environment.NOT_MEASURED["cpu" if simulated_cpu.precision == "bf16" else "cpu_fp32"]
     for name, text in cpu.items():
         assert ("estimate" in text) == (name in unmeasured), (simulated_cpu.precision, name, text)
         assert ("measured on" in text) == (name not in unmeasured), (simulated_cpu.precision, name, text)
@@ -93,5 +93,7 @@ def test_the_time_lines_words_match_the_sources_of_the_minutes():
     assert named == set(environment.NOTEBOOKS), "every minutes figure names a course notebook"
     for notebook in environment.EXPECTED_MINUTES["cuda"]:
         assert figures[environment.minutes_figure("cuda", notebook)]["source"].startswith("estimate"), notebook
-    for notebook in environment.EXPECTED_MINUTES["cpu_fp32"]:
-        assert not figures[environment.minutes_figure("cpu_fp32", notebook)]["source"].startswith("estimate"), notebook
+    for column in ("cpu", "cpu_fp32"):
+        for notebook in environment.EXPECTED_MINUTES[column]:
+            estimate = figures[environment.minutes_figure(column, notebook)]["source"].startswith("estimate")
+            assert estimate == (notebook in environment.NOT_MEASURED[column]), (column, notebook)

@@ -79,6 +79,9 @@ TAUGHT_IN_CODE = {
                                        "AutoModelForCausalLM.from_pretrained(merged_dir"],
     "08_scale_out": ["TrlParser(", "get_peft_config(", "SFTConfig", "PeftModel.from_pretrained(", "merge_and_unload()",
                      "require_one_process(", "model_load_settings("],
+    "09_dpo_and_grpo": ["GenerationConfig(", "do_sample=True", "PeftModel.from_pretrained(", "is_trainable=True",
+                        "DPOConfig(", "beta=", "DPOTrainer(", "GRPOConfig(", "num_generations=",
+                        "max_completion_length=", "GRPOTrainer(", "reward_funcs=", "trainer.train()"],
 }
 
 

@@ -1,0 +1,187 @@
+"""Benchmark: do DPO and GRPO on the sandbox's verdicts make 02's model write working code? One process, side by side.
+
+    python -m benchmarks.preference_tuning [--run-dir adapters/python_style] [--n-test 135] [--n-humaneval 164]
+        [--n-requests 96] [--k 4] [--recipes NAME ...] [--seeds 42 ...] [--out FILE.json]
+
+Starts from notebook 02's adapter (its results file in --run-dir says where it is and which base it trained;
+run `make run` or notebook 02 first). The SFT model answers --n-requests training requests --k times with
+sampling (temperature 0.8, top-p 0.95, 128 new tokens), the sandbox judges every answer, and the verdicts give
+DPO's pairs (helpers.preference.preference_pairs) and GRPO's prompts (the requests with mixed verdicts). Each
+recipe in RECIPES trains from a fresh copy of the SFT model, once per seed. The untouched model, the SFT model
+and every recipe answer the same held-out python_style requests (greedy, 128 new tokens) and the same
+HumanEval problems (greedy, 256 new tokens), scored in the sandbox: style and pass rate with n and a 95% Wilson
+interval, fixed/broken against SFT and against the untouched model with McNemar's exact p, and HumanEval pass@1.
+Notebook 09 teaches the same steps on a smaller budget; this is where its defaults come from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RECIPES_HELP = "names from RECIPES (default: all)"
+
+
+@dataclass(frozen=True)
+class PreferenceRecipe:
+    """One DPO or GRPO run from the SFT model."""
+
+    name: str
+    method: str  # "dpo" or "grpo"
+    learning_rate: float
+    steps: int
+    beta: float
+    batch_size: int = 4  # DPO: pairs per step; GRPO: prompts per step
+    num_generations: int = 4  # GRPO only
+
+
+RECIPES = [
+    PreferenceRecipe("dpo beta 0.1, lr 2e-4, 24 steps", "dpo", 2e-4, 24, 0.1),
+    PreferenceRecipe("dpo beta 0.5, lr 2e-4, 24 steps", "dpo", 2e-4, 24, 0.5),
+    PreferenceRecipe("dpo beta 0.1, lr 5e-4, 24 steps", "dpo", 5e-4, 24, 0.1),
+    PreferenceRecipe("grpo lr 5e-5, 12 steps of 2x4", "grpo", 5e-5, 12, 0.0, batch_size=2),
+    PreferenceRecipe("grpo lr 2e-4, 12 steps of 2x4", "grpo", 2e-4, 12, 0.0, batch_size=2),
+]
+
+
+def train_recipe(recipe: PreferenceRecipe, model, tokenizer, profile, pairs, grpo_prompts, output_dir: str, seed: int):
+    """Train one recipe in place on `model` (a trainable PeftModel carrying the SFT adapter); returns seconds."""
+    from trl import DPOConfig, DPOTrainer, GRPOConfig, GRPOTrainer
+
+    from helpers.preference import fit_trainer_to_machine, sandbox_reward, style_reward
+
+    common = dict(output_dir=output_dir, learning_rate=recipe.learning_rate, lr_scheduler_type="constant",
+                  max_steps=recipe.steps, logging_steps=1, save_strategy="no", report_to="none", seed=seed,
+                  disable_tqdm=True, **profile.sft_machine_fields())
+    if recipe.method == "dpo":
+        config = DPOConfig(beta=recipe.beta, per_device_train_batch_size=recipe.batch_size, max_length=256, **common)
+        trainer = DPOTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
+    else:
+        config = GRPOConfig(beta=recipe.beta, num_generations=recipe.num_generations, max_completion_length=128,
+                            temperature=0.8, top_p=0.95,
+                            per_device_train_batch_size=recipe.batch_size * recipe.num_generations, **common)
+        trainer = GRPOTrainer(model=model, reward_funcs=[sandbox_reward, style_reward], args=config,
+                              train_dataset=grpo_prompts, processing_class=tokenizer)
+    fit_trainer_to_machine(trainer, profile)
+    result = trainer.train()
+    return round(result.metrics["train_runtime"], 1), trainer.state.log_history
+
+
+def main() -> None:
+    import torch
+    from datasets import Dataset
+    from peft import PeftModel
+    from transformers import GenerationConfig
+
+    from helpers.correctness import entry_point, paired_comparison
+    from helpers.data import load_bundled
+    from helpers.hardware import detect_hardware
+    from helpers.humaneval import load_problems, score_humaneval
+    from helpers.inference import build_prompts, stop_token_ids
+    from helpers.models import PROJECT_ROOT, load_model_and_tokenizer
+    from helpers.preference import judge, preference_pairs, sample_answers, verdict_summary
+    from helpers.recipes import score_python_style
+    from helpers.results import read_results
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", default=str(PROJECT_ROOT / "adapters" / "python_style"),
+                        help="the run folder holding notebook 02's results")
+    parser.add_argument("--n-test", type=int, default=135, help="held-out python_style requests (all: 135)")
+    parser.add_argument("--n-humaneval", type=int, default=164, help="HumanEval problems (all: 164)")
+    parser.add_argument("--n-requests", type=int, default=96, help="training requests sampled K times each")
+    parser.add_argument("--k", type=int, default=4, help="sampled answers per training request")
+    parser.add_argument("--recipes", nargs="*", default=None, help=RECIPES_HELP)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[42])
+    parser.add_argument("--out", default=None, help="write every row (outcomes included) to this JSON file")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    sft = read_results(args.run_dir, "02_completion_only_sft")
+    preset, adapter = sft["preset"], sft["final_adapter"]
+    profile = detect_hardware(load_in_4bit=sft["load_in_4bit"], verbose=False)
+    test = list(load_bundled("python_style", "test").shuffle(seed=0).select(range(args.n_test)))
+    problems = load_problems(limit=args.n_humaneval)
+
+    def load(trainable: bool | None):
+        """None: the untouched base; False/True: with 02's adapter, frozen or trainable."""
+        model, tokenizer = load_model_and_tokenizer(preset, profile, verbose=False)
+        if trainable is None:
+            return model.eval(), tokenizer
+        return PeftModel.from_pretrained(model, adapter, is_trainable=trainable), tokenizer
+
+    def score(name: str, model, tokenizer, extra: dict | None = None) -> dict:
+        began = time.perf_counter()
+        task = score_python_style(model.eval(), tokenizer, test, max_new_tokens=128, batch_size=16)
+        humaneval = score_humaneval(model, tokenizer, problems, max_new_tokens=256, batch_size=16)
+        row = {"model": name, **(extra or {}), "n": task["n"], "style_adherent": task["style_adherent"],
+               "style_text": task["style_text"], "passed": task["passed"], "pass_text": task["pass_text"],
+               "outcomes": task["outcomes"], "humaneval_passed": humaneval["passed"],
+               "humaneval_n": humaneval["n"], "humaneval_text": humaneval["text"],
+               "humaneval_outcomes": humaneval["outcomes"], "score_seconds": round(time.perf_counter() - began, 1)}
+        print(f"{name}: style {row['style_text']}, pass {row['pass_text']}, HumanEval {row['humaneval_text']} "
+              f"({row['score_seconds']:.0f} s scoring)", flush=True)
+        return row
+
+    untouched, tokenizer = load(None)
+    rows = [score("untouched", untouched, tokenizer)]
+    del untouched
+    sft_model, _ = load(False)
+    rows.append(score("SFT (02)", sft_model, tokenizer))
+
+    train_records = list(load_bundled("python_style", "train").shuffle(seed=0).select(range(args.n_requests)))
+    sampling = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, top_k=0, repetition_penalty=1.0,
+                                max_new_tokens=128, eos_token_id=stop_token_ids(sft_model, tokenizer),
+                                pad_token_id=tokenizer.pad_token_id)
+    samples, sampling_stats = sample_answers(sft_model, tokenizer, build_prompts(train_records, "chatml", tokenizer),
+                                             args.k, sampling, batch_size=16)
+    groups = judge(train_records, samples)
+    summary = verdict_summary(groups)
+    pairs = preference_pairs(groups)
+    print(f"Sampling: {sampling_stats}; verdicts: {summary}; {len(pairs)} pairs", flush=True)
+    del sft_model
+    pair_data = Dataset.from_list([{key: pair[key] for key in ("prompt", "chosen", "rejected")} for pair in pairs])
+    grpo_data = Dataset.from_list([{"prompt": [{"role": "user", "content": g.record["instruction"]}],
+                                    "checks": g.record["checks"], "entry_point": entry_point(g.record)}
+                                   for g in groups if g.mixed])
+
+    recipes = [r for r in RECIPES if args.recipes is None or r.name in args.recipes]
+    for recipe in recipes:
+        for seed in args.seeds:
+            torch.manual_seed(seed)
+            model, _ = load(True)
+            seconds, log = train_recipe(recipe, model, tokenizer, profile, pair_data, grpo_data,
+                                        f"/tmp/bench_preference/{recipe.method}", seed)
+            rows.append(score(recipe.name, model, tokenizer, {**asdict(recipe), "seed": seed, "train_seconds": seconds,
+                                                              "last_log": [r for r in log if "loss" in r][-1:]}))
+            del model
+
+    sft_row, base_row = rows[1], rows[0]
+    for row in rows:
+        for against, label in ((sft_row, "vs_sft"), (base_row, "vs_untouched")):
+            if row is not against:
+                row[label] = paired_comparison(against["outcomes"], row["outcomes"])
+        if row is not base_row:
+            row["humaneval_vs_untouched"] = paired_comparison(base_row["humaneval_outcomes"], row["humaneval_outcomes"])
+    print(f"\n{preset}, {profile.precision}, n={len(test)} held-out requests, {len(problems)} HumanEval problems; "
+          f"{summary['requests']} training requests x {summary['k']} samples: {summary['mixed_requests']} mixed, "
+          f"{len(pairs)} pairs, {len(grpo_data)} GRPO prompts; {(time.perf_counter() - started) / 60:.0f} min in all\n")
+    print("| model | training (CPU) | style | pass rate | vs SFT | vs untouched | HumanEval pass@1 | HumanEval vs untouched |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        seed = f" (seed {row['seed']})" if "seed" in row else ""
+        print(f"| {row['model']}{seed} | "
+              f"{str(row['train_seconds']) + ' s' if 'train_seconds' in row else ''} | {row['style_text']} | "
+              f"{row['pass_text']} | {row.get('vs_sft', {}).get('text', '')} | "
+              f"{row.get('vs_untouched', {}).get('text', '')} | {row['humaneval_text']} | "
+              f"{row.get('humaneval_vs_untouched', {}).get('text', '')} |")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"preset": preset, "precision": profile.precision, "sampling": sampling_stats,
+                                              "verdicts": summary, "pairs": len(pairs), "rows": rows}, indent=1),
+                                  encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
