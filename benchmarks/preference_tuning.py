@@ -52,18 +52,22 @@ def train_recipe(recipe: PreferenceRecipe, model, tokenizer, profile, pairs, grp
     from trl import DPOConfig, DPOTrainer, GRPOConfig, GRPOTrainer
 
     from helpers.preference import fit_trainer_to_machine, sandbox_reward, style_reward
+    from helpers.training import train_on_one_gpu
 
     common = dict(output_dir=output_dir, learning_rate=recipe.learning_rate, lr_scheduler_type="constant",
                   max_steps=recipe.steps, logging_steps=1, save_strategy="no", report_to="none", seed=seed,
                   disable_tqdm=True, **profile.sft_machine_fields())
     if recipe.method == "dpo":
         config = DPOConfig(beta=recipe.beta, per_device_train_batch_size=recipe.batch_size, max_length=256, **common)
-        trainer = DPOTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
+        trainer = DPOTrainer(model=model, args=train_on_one_gpu(config), train_dataset=pairs,
+                             processing_class=tokenizer)
     else:
         config = GRPOConfig(beta=recipe.beta, num_generations=recipe.num_generations, max_completion_length=128,
                             temperature=0.8, top_p=0.95,
                             per_device_train_batch_size=recipe.batch_size * recipe.num_generations, **common)
-        trainer = GRPOTrainer(model=model, reward_funcs=[sandbox_reward, style_reward], args=config,
+        if len(grpo_prompts) < recipe.batch_size:
+            raise SystemExit(f"{len(grpo_prompts)} mixed requests, fewer than one GRPO step's {recipe.batch_size} prompts")
+        trainer = GRPOTrainer(model=model, reward_funcs=[sandbox_reward, style_reward], args=train_on_one_gpu(config),
                               train_dataset=grpo_prompts, processing_class=tokenizer)
     fit_trainer_to_machine(trainer, profile)
     result = trainer.train()
@@ -73,7 +77,7 @@ def train_recipe(recipe: PreferenceRecipe, model, tokenizer, profile, pairs, grp
 def main() -> None:
     import torch
     from datasets import Dataset
-    from peft import PeftModel
+    from peft import PeftModel, prepare_model_for_kbit_training
     from transformers import GenerationConfig
 
     from helpers.correctness import entry_point, paired_comparison
@@ -85,6 +89,7 @@ def main() -> None:
     from helpers.preference import judge, preference_pairs, sample_answers, verdict_summary
     from helpers.recipes import score_python_style
     from helpers.results import read_results
+    from helpers.training import ensure_4bit_trainable
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(PROJECT_ROOT / "adapters" / "python_style"),
@@ -110,6 +115,9 @@ def main() -> None:
         model, tokenizer = load_model_and_tokenizer(preset, profile, verbose=False)
         if trainable is None:
             return model.eval(), tokenizer
+        if trainable and profile.load_in_4bit:  # a GPU: the 4-bit base prepared as 02 and notebook 09 prepare it
+            ensure_4bit_trainable(model)
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=profile.gradient_checkpointing)
         return PeftModel.from_pretrained(model, adapter, is_trainable=trainable), tokenizer
 
     def score(name: str, model, tokenizer, extra: dict | None = None) -> dict:
@@ -140,6 +148,9 @@ def main() -> None:
     groups = judge(train_records, samples)
     summary = verdict_summary(groups)
     pairs = preference_pairs(groups)
+    if not pairs:
+        raise SystemExit(f"No mixed request among {args.n_requests} x {args.k} samples: nothing to train on. "
+                         "Raise --n-requests or --k.")
     print(f"Sampling: {sampling_stats}; verdicts: {summary}; {len(pairs)} pairs", flush=True)
     del sft_model
     pair_data = Dataset.from_list([{key: pair[key] for key in ("prompt", "chosen", "rejected")} for pair in pairs])
@@ -168,7 +179,7 @@ def main() -> None:
     print(f"\n{preset}, {profile.precision}, n={len(test)} held-out requests, {len(problems)} HumanEval problems; "
           f"{summary['requests']} training requests x {summary['k']} samples: {summary['mixed_requests']} mixed, "
           f"{len(pairs)} pairs, {len(grpo_data)} GRPO prompts; {(time.perf_counter() - started) / 60:.0f} min in all\n")
-    print("| model | training (CPU) | style | pass rate | vs SFT | vs untouched | HumanEval pass@1 | HumanEval vs untouched |")
+    print(f"| model | training ({profile.device}) | style | pass rate | vs SFT | vs untouched | HumanEval pass@1 | HumanEval vs untouched |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         seed = f" (seed {row['seed']})" if "seed" in row else ""
