@@ -96,7 +96,7 @@ QUICK = {
     "04_merged_vs_adapter_inference": {"MAX_NEW_TOKENS": 96, "N_QUANTIZED_MERGE_CHECK": 2},
 }
 # 09 reads 01's, 02's and 04's results: opened after the walk, in the same fresh runtime.
-QUICK_09 = {"N_REQUESTS": 12, "K": 4, "MAX_NEW_TOKENS": 96, "DPO_STEPS": 2, "GRPO_STEPS": 1, "GRPO_PROMPTS_PER_STEP": 2,
+QUICK_09 = {"N_REQUESTS": 16, "K": 4, "MAX_NEW_TOKENS": 96, "DPO_STEPS": 2, "GRPO_STEPS": 1, "GRPO_PROMPTS_PER_STEP": 2,
             "GRPO_NUM_GENERATIONS": 2, "N_TEST": 8, "N_HUMANEVAL": 4, "HUMANEVAL_MAX_NEW_TOKENS": 128}
 FAKE_TOKEN = "hf_FakeTokenForTheNotebookTests0123456789"
 
