@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from helpers.correctness import entry_point
+from helpers.correctness import pass_rate
 from helpers.inference import cut_at_stop
 from helpers.metrics import check_python_style, extract_code
 from helpers.sandbox import run_answers
@@ -55,7 +55,7 @@ def sample_answers(model, tokenizer, prompts: list[str], k: int, generation_conf
     new_tokens = stopped_count = 0
     started = time.perf_counter()
     try:
-        per_batch = max(1, batch_size // k) if k < batch_size else 1
+        per_batch = max(1, batch_size // k)
         for start in range(0, len(prompts), per_batch):
             batch = tokenizer(prompts[start:start + per_batch], return_tensors="pt", padding=True).to(model.device)
             with torch.inference_mode():
@@ -111,10 +111,10 @@ def judge(records: list[dict], samples: list[list[str]], *, workers: int = 4, ti
     """Run every sampled answer against its record's checks in the sandbox and check its style."""
     if len(records) != len(samples):
         raise ValueError(f"{len(samples)} groups of answers for {len(records)} records")
-    jobs = [(extract_code(answer)[0], record["checks"], entry_point(record))
-            for record, answers in zip(records, samples) for answer in answers]
-    results = iter(run_answers(jobs, workers=workers, timeout=timeout))
-    return [RequestVerdicts(record, [Verdict(answer, next(results).outcome, check_python_style(answer).adherent)
+    flat = [(record, answer) for record, answers in zip(records, samples) for answer in answers]
+    outcomes = iter(pass_rate([answer for _, answer in flat], [record for record, _ in flat], workers=workers,
+                              timeout=timeout)["outcomes"])
+    return [RequestVerdicts(record, [Verdict(answer, next(outcomes), check_python_style(answer).adherent)
                                      for answer in answers])
             for record, answers in zip(records, samples)]
 

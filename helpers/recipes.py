@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from datasets.utils import logging as datasets_logging
 
-from helpers.correctness import format_rate, pass_rate, wilson_interval
+from helpers.correctness import format_rate, paired_comparison, pass_rate, wilson_interval
 from helpers.display import progress_bars_off
 
 
@@ -101,11 +101,8 @@ def score_python_style(model, tokenizer, records: list[dict], *, max_new_tokens:
 
 def compare_outcomes(base: list[str], tuned: list[str]) -> dict[str, int]:
     """Requests the fine-tune fixed (base failed, tuned passes) and broke (base passed, tuned fails)."""
-    if len(base) != len(tuned):
-        raise ValueError(f"{len(base)} base outcomes against {len(tuned)} fine-tuned ones")
-    fixed = sum(b != "pass" and t == "pass" for b, t in zip(base, tuned))
-    broken = sum(b == "pass" and t != "pass" for b, t in zip(base, tuned))
-    return {"fixed": fixed, "broken": broken}
+    counts = paired_comparison(base, tuned)  # raises on different lengths
+    return {"fixed": counts["fixed"], "broken": counts["broken"]}
 
 
 def run_recipe(recipe: Recipe | None, preset: str, test_records: list[dict], *, output_dir: str, n_val: int = 16,
