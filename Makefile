@@ -20,7 +20,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requirements-offline.txt pyproject.toml
+$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requirements-export.txt requirements-offline.txt pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
 		if $(PYTHON) -c "import torch" 2>/dev/null; then \
 			echo "torch found in $(PYTHON): the venv will see it (--system-site-packages)"; \
@@ -32,6 +32,9 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requireme
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-local.txt -r requirements-dev.txt
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null || echo "Building llama.cpp's runtime (llama-cpp-python) from source for notebook 10: several minutes, once (pip keeps the wheel)"
+	CMAKE_ARGS="$$($(BIN)/python -c 'from helpers.export import llama_cpp_cmake_args; print(llama_cpp_cmake_args())')" \
+		$(BIN)/python -m pip install -q -r requirements-export.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements-offline.txt
 	$(BIN)/python -m helpers.models provision
 	touch $(STAMP)

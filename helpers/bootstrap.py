@@ -111,20 +111,26 @@ def install_command(missing: list[str], constraints: Path) -> list[str]:
     return [sys.executable, "-m", "pip", "install", "--quiet", *missing, "--constraint", str(constraints)]
 
 
-def install_missing(course: Path, platform: str, run=subprocess.run) -> list[str]:
-    """On Colab and Kaggle, pip-install the taught libraries the runtime lacks; locally, say what is missing."""
-    missing = missing_requirements(course / "requirements.txt")
+def install_missing(course: Path, platform: str, run=subprocess.run, requirements: str = "requirements.txt",
+                    leave_out: tuple[str, ...] = (), env: dict[str, str] | None = None) -> list[str]:
+    """On Colab and Kaggle, pip-install the taught libraries the runtime lacks; locally, say what is missing.
+
+    `requirements` names another file of the course (notebook 10 installs requirements-export.txt this way),
+    `leave_out` packages not to install from it, and `env` the environment pip runs in (None: this one).
+    """
+    missing = [line for line in missing_requirements(course / requirements)
+               if re.split(r"[=<>!~ \[;]", line, maxsplit=1)[0].lower() not in leave_out]
     if not missing:
         return []
     if platform == "local":
         print(f"Missing or other versions: {', '.join(missing)}. Run `make setup` in {course} and restart the kernel.")
         return missing
-    print(f"Installing what this {platform} runtime lacks (never torch or Jupyter): {', '.join(missing)}")
+    print(f"Installing what this {platform} runtime lacks (never torch or Jupyter): {', '.join(missing)}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         constraints = Path(folder) / "constraints.txt"
         torch_version = installed_version("torch")
         constraints.write_text(f"torch=={torch_version}\n" if torch_version else "", encoding="utf-8")
-        run(install_command(missing, constraints), check=True)
+        run(install_command(missing, constraints), check=True, **({"env": env} if env is not None else {}))
     already = [name for name in ("transformers", "trl", "peft", "bitsandbytes", "datasets", "accelerate")
                if name in sys.modules]
     if already:

@@ -71,13 +71,15 @@ def generate_with_stats(
 
     Decoding is plain greedy whatever the model's generation config says (see greedy_generation_config).
     Left padding keeps every prompt's last token next to the first generated one; sorting by
-    length keeps padding per batch small. Answers come back in the order of `prompts`.
+    length keeps padding per batch small. Answers come back in the order of `prompts`; the stats' `stopped`
+    says, per answer, whether it ended at a stop token rather than at max_new_tokens.
     """
     if not prompts:
-        return [], {"seconds": 0.0, "new_tokens": 0, "tokens_per_second": 0.0}
+        return [], {"seconds": 0.0, "new_tokens": 0, "tokens_per_second": 0.0, "stopped": []}
     lengths = [len(tokenizer(prompt)["input_ids"]) for prompt in prompts]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
     answers: list[str] = [""] * len(prompts)
+    stopped_at: list[bool] = [False] * len(prompts)
     new_tokens = 0
     generation_config = greedy_generation_config(model, tokenizer, max_new_tokens)
     stop_ids = generation_config.eos_token_id
@@ -97,13 +99,14 @@ def generate_with_stats(
                 # Everything after the first stop id is padding of a sequence that finished early.
                 answer_tokens, stopped = cut_at_stop(tokens, stop_ids)
                 new_tokens += len(answer_tokens) + int(stopped)
+                stopped_at[index] = stopped
                 answers[index] = tokenizer.decode(answer_tokens, skip_special_tokens=True).strip()
     finally:
         tokenizer.padding_side = saved_side
         model.train(was_training)
     seconds = time.perf_counter() - started
     stats = {"seconds": round(seconds, 2), "new_tokens": new_tokens,
-             "tokens_per_second": round(new_tokens / seconds, 1) if seconds else 0.0}
+             "tokens_per_second": round(new_tokens / seconds, 1) if seconds else 0.0, "stopped": stopped_at}
     return answers, stats
 
 

@@ -79,6 +79,14 @@ def key_numbers(notebook: str, r: dict) -> str:
         humaneval = ", ".join(f"{name} {s['humaneval']['passed']}/{s['humaneval']['n']}" for name, s in scores.items())
         return (f"{r.get('pairs', '?')} DPO pairs from {r.get('verdicts', {}).get('mixed_requests', '?')} mixed requests; "
                 f"pass rate: {passes}; HumanEval: {humaneval}")
+    if notebook.startswith("10"):
+        n = r.get("n_test", "?")
+        runs = ", ".join(f"{kind} {run['identical']}/{n} identical, {run['stopped']}/{n} stopped"
+                         for kind, run in r.get("llama_cpp", {}).items())
+        trip = r.get("round_trip", {})
+        return (f"llama.cpp against transformers: {runs or 'not run'}; round trip max |logit difference| "
+                f"{trip.get('max_logit_difference', float('nan')):.3f}; Modelfile TEMPLATE = chat template: "
+                f"{r.get('modelfile_template_identical')}")
     if notebook.startswith("07"):
         return f"{r.get('rows', '?')} runs in {Path(str(r.get('results_file', 'results.jsonl'))).name}; plots beside it"
     return ""

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.notebooks
 def test_notebooks_are_stored_clean_with_one_parameters_cell():
     from helpers.run_notebooks import solution_notebooks
 
-    assert len(solution_notebooks()) == 9  # one per chapter, 01 to 09
+    assert len(solution_notebooks()) == 10  # one per chapter, 01 to 10
     for notebook in [*course_notebooks(), *solution_notebooks()]:
         content = nbformat.read(notebook, as_version=4)
         code = [cell for cell in content.cells if cell.cell_type == "code"]
@@ -195,3 +195,42 @@ def test_dpo_and_grpo_notebook_trains_on_the_sandbox_verdicts_and_scores_four_mo
     assert "McNemar exact p=" in text and "HumanEval" in text
     for picture in ("dpo_rewards.png", "grpo_rewards.png", "scoreboard_09.png"):
         assert (walk.run_dir / picture).stat().st_size > 10_000, picture
+
+
+def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk_10):
+    from conftest import QUICK_10
+
+    from helpers.quiet import unexpected_stderr
+
+    text = walk_10.read_text(encoding="utf-8")
+    assert FAKE_TOKEN not in text and FAKE_TOKEN[3:-4] not in text
+    assert not unexpected_stderr(json.loads(text)), "fix the cause, or silence it narrowly in helpers/quiet.py"
+    r = read_results(walk.run_dir, "10_gguf_export")
+    n = QUICK_10["N_TEST"]
+    assert r["n_test"] == n
+    assert set(r["llama_cpp"]) == {"f16", "q8_0", "q4_k_m", "base f16 + LoRA"}
+    for kind, meta in r["metadata"].items():
+        assert (meta["architecture"], meta["eos_token"]) == ("llama", "<|im_end|>"), kind
+    reference = r["transformers"]["answers"]
+    stopped_in_transformers = r["transformers"]["stopped"]
+    for kind, run in r["llama_cpp"].items():
+        assert run["prompts_tokenized_differently"] == 0, f"{kind}: llama.cpp tokenizes the prompts as transformers"
+        # Every answer that ended in transformers ends in llama.cpp too, at <|im_end|>.
+        assert run["stopped"] >= stopped_in_transformers, kind
+    assert stopped_in_transformers == n, "the fine-tuned model ends every answer within MAX_NEW_TOKENS"
+    # f16 and the LoRA route compute the merged model's function up to f16 rounding: a near-tie may flip one token
+    # of one answer in a few (each answer is up to MAX_NEW_TOKENS greedy steps), so at most one answer differs,
+    # and that one shares its beginning.
+    for kind in ("f16", "base f16 + LoRA"):
+        run = r["llama_cpp"][kind]
+        assert run["identical"] >= n - 1, (kind, run["identical"])
+        for got, expected in zip(run["answers"], reference):
+            assert got[:20] == expected[:20], (kind, got, expected)
+    assert r["round_trip"]["max_logit_difference"] < 0.25
+    assert r["round_trip"]["top_token_agreement"] >= 0.99
+    assert r["modelfile_template_identical"] is True
+    sizes = {kind: f["mb"] for kind, f in r["files"].items()}
+    assert sizes["q4_k_m"] < sizes["q8_0"] < sizes["f16"]
+    kept = sorted(path.name for path in (walk.run_dir / "gguf").iterdir())
+    assert kept == sorted(["Modelfile", r["files"]["q4_k_m"]["name"]]), "only what runs the model is kept"
+    assert "ollama create" in text and "not run here" in text

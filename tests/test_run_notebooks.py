@@ -82,6 +82,9 @@ TAUGHT_IN_CODE = {
     "09_dpo_and_grpo": ["GenerationConfig(", "do_sample=True", "PeftModel.from_pretrained(", "is_trainable=True",
                         "DPOConfig(", "beta=", "DPOTrainer(", "GRPOConfig(", "num_generations=",
                         "max_completion_length=", "GRPOTrainer(", "reward_funcs=", "trainer.train()"],
+    "10_gguf_export": ["convert(merged_dir", "quantize(", "check_metadata(", "Llama(model_path=", "lora_path=",
+                       "convert_lora(", "create_chat_completion(", "gguf_file=", "modelfile_for(", "render_template(",
+                       "apply_chat_template("],
 }
 
 

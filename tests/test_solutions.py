@@ -25,11 +25,13 @@ SMALL = {
     "07_experiments": {"MAX_STEPS": 4},
     "08_scale_out": {},
     "09_dpo_and_grpo": {"N_REQUESTS": 4, "K": 4, "MAX_NEW_TOKENS": 64, "GRPO_STEPS": 2},
+    "10_gguf_export": {"N_REQUESTS": 2, "MAX_NEW_TOKENS": 32},
 }
 OUTPUT_PARAMETER = {"02_completion_only_sft": "OUTPUT_DIR", "03_adapter_saving": "OUTPUT_DIR",
                     "05_summarization": "OUTPUT_DIR", "04_merged_vs_adapter_inference": "OUTPUT_DIR",
                     "06_instruction_tuning": "OUTPUT_DIR", "07_experiments": "RESULTS_DIR",
-                    "08_scale_out": "OUTPUT_DIR", "09_dpo_and_grpo": "OUTPUT_DIR"}
+                    "08_scale_out": "OUTPUT_DIR", "09_dpo_and_grpo": "OUTPUT_DIR",
+                    "10_gguf_export": "OUTPUT_DIR"}
 
 
 def _chapter(solution) -> str:
