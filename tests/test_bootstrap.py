@@ -101,6 +101,22 @@ def test_colab_installs_what_is_missing_with_torch_held(tmp_path, capsys):
     assert "never torch" in capsys.readouterr().out
 
 
+def test_notebook_10_installs_its_own_file_with_the_build_environment_and_can_leave_the_runtime_out(tmp_path):
+    (tmp_path / "requirements-export.txt").write_text("llama-cpp-python==0.0.1\nsentencepiece==0.0.1\n")
+    seen = {}
+
+    def fake_pip(command, check, env):
+        seen["command"], seen["env"] = command, env
+
+    environment = {"CMAKE_ARGS": "-DCMAKE_C_FLAGS=-mno-amx-int8"}
+    assert install_missing(tmp_path, "kaggle", run=fake_pip, requirements="requirements-export.txt",
+                           env=environment) == ["llama-cpp-python==0.0.1", "sentencepiece==0.0.1"]
+    assert seen["env"] is environment and "llama-cpp-python==0.0.1" in seen["command"]
+    assert install_missing(tmp_path, "kaggle", run=fake_pip, requirements="requirements-export.txt",
+                           leave_out=("llama-cpp-python",), env=environment) == ["sentencepiece==0.0.1"]
+    assert "llama-cpp-python==0.0.1" not in seen["command"]
+
+
 def test_a_local_kernel_is_told_what_is_missing_and_nothing_is_installed(tmp_path, capsys):
     (tmp_path / "requirements.txt").write_text("transformers==0.0.1\n")
 

@@ -273,7 +273,28 @@ def test_the_command_line_exports_checks_and_writes_a_modelfile(tiny_llama, tmp_
     report = json.loads((tmp_path / "out" / "export_report.json").read_text())
     assert [row["model"] for row in report["rows"]] == ["transformers", "llama.cpp f16", "llama.cpp q4_k_m"]
     f16 = report["rows"][1]
-    assert f16["prompts_tokenized_differently"] == 0 and f16["identical"] <= report["n"] == 2
+    assert f16["prompts_tokenized_differently"] == 0 and f16["identical"] == report["n"] == 2
     assert report["round_trip"]["max_logit_difference"] < 0.05 and report["round_trip"]["top_token_agreement"] == 1.0
     assert (tmp_path / "out" / "Modelfile").read_text().startswith("FROM ./model-q4_k_m.gguf\n")
     assert "Round trip" in capsys.readouterr().out
+
+
+def test_llama_cpp_is_built_without_amx_on_x86_and_keeps_other_cmake_args():
+    assert export.llama_cpp_cmake_args("", "x86_64") == "-DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8"
+    assert export.llama_cpp_cmake_args("-DGGML_BLAS=ON", "AMD64").startswith("-DGGML_BLAS=ON -DCMAKE_C_FLAGS=")
+    assert export.llama_cpp_cmake_args("-DGGML_BLAS=ON", "arm64") == "-DGGML_BLAS=ON", "the flag is x86-only"
+    once = export.llama_cpp_cmake_args("", "x86_64")
+    assert export.llama_cpp_cmake_args(once, "x86_64") == once
+
+
+def test_tokens_longer_than_32_bytes_are_not_lost(tiny_llama, tiny_f16):
+    _, tokenizer = tiny_llama
+    long = [token_id for token_id in range(len(tokenizer))
+            if len(tokenizer.decode([token_id]).encode("utf-8")) > 32 and token_id not in tokenizer.all_special_ids][:3]
+    assert long, "SmolLM2's vocabulary has tokens of more than 32 bytes (runs of spaces, '-', '#', '=')"
+    ids = tokenizer("def f():\n")["input_ids"] + long + tokenizer("    return 1")["input_ids"]
+    llm = load_llama(tiny_f16, threads=1)
+    try:
+        assert export.detokenize(llm, ids) == tokenizer.decode(ids, skip_special_tokens=True)
+    finally:
+        llm.close()
