@@ -627,3 +627,20 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def set_metadata(source: str | Path, outfile: str | Path, key: str, value: int | str,
+                 converter: Path | None = None) -> Path:
+    """A copy of a GGUF with one number field changed in place by gguf-py's own `gguf_set_metadata.py`
+    (`tokenizer.ggml.eos_token_id`, say): faster than `edit_metadata` on a large file, which rewrites it."""
+    converter = converter or converter_dir()
+    outfile = Path(outfile)
+    shutil.copyfile(source, outfile)
+    script = converter / "gguf-py" / "gguf" / "scripts" / "gguf_set_metadata.py"
+    environment = {**os.environ, "PYTHONPATH": str(converter / "gguf-py")}
+    completed = subprocess.run([sys.executable, str(script), str(outfile), key, str(value), "--force"],
+                               capture_output=True, text=True, env=environment)
+    if completed.returncode != 0:
+        outfile.unlink(missing_ok=True)
+        raise ExportError(f"gguf_set_metadata.py {key} {value} failed: {completed.stderr.strip()[-800:]}")
+    return outfile

@@ -18,7 +18,7 @@ from conftest import FAKE_TOKEN, QUICK
 
 from helpers.hardware import detect_hardware
 from helpers.results import read_results
-from helpers.run_notebooks import course_notebooks, execute_notebook
+from helpers.run_notebooks import course_notebooks
 
 pytestmark = pytest.mark.notebooks
 
@@ -131,17 +131,6 @@ def test_executed_notebooks_never_show_the_token(walk):
         assert FAKE_TOKEN[3:-4] not in path.read_text(), path.name
 
 
-def test_sft_notebook_runs_the_4bit_qlora_path_on_cpu(tmp_path):
-    notebook = next(n for n in course_notebooks() if n.stem == "02_completion_only_sft")
-    execute_notebook(notebook, tmp_path / "executed", {
-        "ADAPTERS_DIR": str(tmp_path), "RUN_NAME": "qlora_cpu", "LOAD_IN_4BIT": True, "MAX_STEPS": 2,
-        "BATCH_SIZE": 4, "N_VAL": 4, "N_PEEK": 0,
-    })
-    results = json.loads((tmp_path / "qlora_cpu" / "02_completion_only_sft_results.json").read_text())
-    assert results["load_in_4bit"] is True
-    assert results["steps"] == 2 and math.isfinite(results["train_loss"])
-
-
 def test_notebook_00_alone_clones_the_course(walk):
     assert (walk.clone / "helpers" / "bootstrap.py").exists(), "the setup cell cloned the course next to the notebook"
     assert read_results(walk.run_dir, "00_setup")["preset"] == "smollm2-135m-instruct"
@@ -209,7 +198,7 @@ def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk
     r = read_results(walk.run_dir, "10_gguf_export")
     n, limit = QUICK_10["N_TEST"], QUICK_10["MAX_NEW_TOKENS"]
     assert r["n_test"] == n
-    assert set(r["llama_cpp"]) == {"f16", "q8_0", "q4_k_m", "base f16 + LoRA"}
+    assert set(r["llama_cpp"]) == {*QUICK_10["FORMATS"], "base f16 + LoRA"}
     for kind, meta in r["metadata"].items():
         assert (meta["architecture"], meta["eos_token"]) == ("llama", "<|im_end|>"), kind
     reference = r["transformers"]["answers"]
@@ -219,22 +208,23 @@ def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk
         # The stop works: an answer either ends at <|im_end|> or runs to the limit (a quantized model may loop).
         for stopped, length in zip(run["stopped_each"], run["lengths"]):
             assert stopped or length == limit, (kind, stopped, length)
-    # f16 and the LoRA route compute the merged model's function up to f16 rounding: every answer stops, and a
-    # near-tie may flip one token of at most one answer in six (each is up to 128 greedy steps), which then
-    # shares its beginning with transformers'.
+    # f16 and the LoRA route compute the merged model's function up to f16 rounding: a near-tie may flip one token
+    # of at most one answer in six (each is up to 128 greedy steps; seen once in the walk's weakly trained model,
+    # whose flipped answer then repeated itself to the limit), which still shares its beginning with transformers'.
     for kind in ("f16", "base f16 + LoRA"):
         run = r["llama_cpp"][kind]
-        assert run["stopped"] == n, kind
         assert run["identical"] >= n - 1, (kind, run["identical"])
-        for got, expected in zip(run["answers"], reference):
+        for got, expected, stopped in zip(run["answers"], reference, run["stopped_each"]):
             assert got[:20] == expected[:20], (kind, got, expected)
+            if got == expected:
+                assert stopped, f"{kind}: an answer transformers ended at <|im_end|> ends there in llama.cpp too"
         assert run["against_transformers"]["broken"] + run["against_transformers"]["fixed"] <= n - run["identical"]
     assert r["round_trip"]["max_logit_difference"] < 0.25
     assert r["round_trip"]["top_token_agreement"] >= 0.99
     assert r["modelfile_template_identical"] is True
     sizes = {kind: f["mb"] for kind, f in r["files"].items()}
-    assert sizes["q4_k_m"] < sizes["q8_0"] < sizes["f16"]
-    assert r["metadata"]["q4_k_m"]["bits_per_weight"] < r["metadata"]["q8_0"]["bits_per_weight"] < 17
+    assert sizes["q4_k_m"] < 0.5 * sizes["f16"]
+    assert r["metadata"]["q4_k_m"]["bits_per_weight"] < 8 < r["metadata"]["f16"]["bits_per_weight"] < 17
     kept = sorted(path.name for path in (walk.run_dir / "gguf").iterdir())
     assert kept == sorted(["Modelfile", r["files"]["q4_k_m"]["name"]]), "only what runs the model is kept"
     printed = "".join("".join(output.get("text", "")) for cell in content["cells"] for output in cell.get("outputs", []))

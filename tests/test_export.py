@@ -161,6 +161,14 @@ def test_the_metadata_check_names_the_broken_field(tiny_llama, tiny_f16, tmp_pat
     check_metadata(tiny_f16, tokenizer, "llama")  # the original is untouched
 
 
+def test_set_metadata_changes_one_field_of_a_copy(tiny_llama, tiny_f16, tmp_path):
+    _, tokenizer = tiny_llama
+    copy = export.set_metadata(tiny_f16, tmp_path / "eos0.gguf", "tokenizer.ggml.eos_token_id", 0)
+    assert read_metadata(copy)["eos_token_id"] == 0 and read_metadata(tiny_f16)["eos_token_id"] == 2
+    with pytest.raises(ExportError, match="eos0.gguf: tokenizer.ggml.eos_token_id is 0"):
+        check_metadata(copy, tokenizer, "llama")
+
+
 def test_the_metadata_check_names_a_wrong_architecture(tiny_llama, tiny_f16):
     with pytest.raises(ExportError, match="general.architecture is 'llama', the model is 'qwen2'"):
         check_metadata(tiny_f16, tiny_llama[1], "qwen2")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.notebooks
 def instruction_run(tmp_path_factory):
     adapters = tmp_path_factory.mktemp("adapters06")
     notebook = run_checked("06_instruction_tuning", tmp_path_factory,
-                    {"ADAPTERS_DIR": str(adapters), "MAX_STEPS": 20, "N_VAL_LOSS": 8})
+                    {"ADAPTERS_DIR": str(adapters), "MAX_STEPS": 16, "N_VAL_LOSS": 8})
     return adapters / "instructions", notebook
 
 

@@ -13,7 +13,7 @@ from helpers.results import read_results
 from helpers.run_notebooks import course_notebooks, execute_notebook
 
 pytestmark = pytest.mark.notebooks
-QUICK = {"DATA_SOURCE": "bundled", "N_TRAIN": 120, "N_VAL": 8, "N_TEST": 10, "MAX_STEPS": 12, "BATCH_SIZE": 4,
+QUICK = {"DATA_SOURCE": "bundled", "N_TRAIN": 120, "N_VAL": 8, "N_TEST": 6, "MAX_STEPS": 12, "BATCH_SIZE": 4,
          "MAX_NEW_TOKENS": 64, "BERTSCORE_MODEL": "offline", "CHUNK_TOKENS": 200}
 
 
