@@ -201,8 +201,8 @@ def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk
     assert set(r["llama_cpp"]) == {*QUICK_10["FORMATS"], "base f16 + LoRA"}
     for kind, meta in r["metadata"].items():
         assert (meta["architecture"], meta["eos_token"]) == ("llama", "<|im_end|>"), kind
-    reference = r["transformers"]["answers"]
-    assert r["transformers"]["stopped"] == n, "the fine-tuned model ends every answer within MAX_NEW_TOKENS"
+    reference, reference_stopped = r["transformers"]["answers"], r["transformers"]["stopped_each"]
+    assert any(reference_stopped), "the fine-tuned model ends answers at <|im_end|>: the stop is exercised"
     for kind, run in r["llama_cpp"].items():
         assert run["prompts_tokenized_differently"] == 0, f"{kind}: llama.cpp tokenizes the prompts as transformers"
         # The stop works: an answer either ends at <|im_end|> or runs to the limit (a quantized model may loop).
@@ -214,10 +214,10 @@ def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk
     for kind in ("f16", "base f16 + LoRA"):
         run = r["llama_cpp"][kind]
         assert run["identical"] >= n - 1, (kind, run["identical"])
-        for got, expected, stopped in zip(run["answers"], reference, run["stopped_each"]):
+        for got, expected, stopped, ended in zip(run["answers"], reference, run["stopped_each"], reference_stopped):
             assert got[:20] == expected[:20], (kind, got, expected)
             if got == expected:
-                assert stopped, f"{kind}: an answer transformers ended at <|im_end|> ends there in llama.cpp too"
+                assert stopped == ended, f"{kind}: an answer ends at <|im_end|> in llama.cpp where it does in transformers"
         assert run["against_transformers"]["broken"] + run["against_transformers"]["fixed"] <= n - run["identical"]
     assert r["round_trip"]["max_logit_difference"] < 0.25
     assert r["round_trip"]["top_token_agreement"] >= 0.99
