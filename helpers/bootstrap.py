@@ -97,10 +97,15 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
 
 
+def requirement_name(line: str) -> str:
+    """The package a requirements line names, lower case (`llama-cpp-python==0.3.36` -> `llama-cpp-python`)."""
+    return re.split(r"[=<>!~ \[;]", line, maxsplit=1)[0].lower()
+
+
 def missing_requirements(requirements: Path) -> list[str]:
     """The lines of a requirements file that the running Python does not satisfy (absent, or another pinned version)."""
     lines = _requirement_lines(requirements)
-    refused = [line for line in lines if re.split(r"[=<>!~ \[;]", line, maxsplit=1)[0].lower() in NEVER_INSTALL]
+    refused = [line for line in lines if requirement_name(line) in NEVER_INSTALL]
     if refused:
         raise ValueError(f"{requirements} asks for {refused}: the setup cell never installs these.")
     return [line for line in lines if not _satisfied(line)]
@@ -119,7 +124,7 @@ def install_missing(course: Path, platform: str, run=subprocess.run, requirement
     `leave_out` packages not to install from it, and `env` the environment pip runs in (None: this one).
     """
     missing = [line for line in missing_requirements(course / requirements)
-               if re.split(r"[=<>!~ \[;]", line, maxsplit=1)[0].lower() not in leave_out]
+               if requirement_name(line) not in leave_out]
     if not missing:
         return []
     if platform == "local":

@@ -126,18 +126,21 @@ def converter_dir(cache: str | Path | None = None, run=subprocess.run, verbose: 
     return target
 
 
-def _run_converter(arguments: list[str], description: str, converter: Path | None = None) -> None:
-    converter = converter or converter_dir()
+def _run_script(converter: Path, script: str, arguments: list[str], description: str, echo: bool = False) -> None:
+    """Run one of llama.cpp's Python scripts (relative to the converter folder) with the converter's own gguf-py."""
     try:
         import sentencepiece  # noqa: F401  (the converter imports it before looking at the tokenizer)
     except ImportError as error:
         raise ExportError(f"llama.cpp's converter needs sentencepiece: `pip install -r {REQUIREMENTS.name}` "
                           "(make setup does it).") from error
-    # The converter puts its own gguf-py first on sys.path; NO_LOCAL_GGUF would make it take PyPI's instead.
+    # The converter's own gguf-py first; NO_LOCAL_GGUF would make the converter take PyPI's instead.
     environment = {key: value for key, value in os.environ.items() if key != "NO_LOCAL_GGUF"}
-    print("$ python " + " ".join(_short(argument) for argument in arguments), flush=True)
-    completed = subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=environment,
-                               cwd=converter)
+    environment["PYTHONPATH"] = str(converter / "gguf-py")
+    if echo:
+        print("$ python " + " ".join(_short(argument) for argument in [str(converter / script), *arguments]),
+              flush=True)
+    completed = subprocess.run([sys.executable, str(converter / script), *arguments], capture_output=True, text=True,
+                               env=environment, cwd=converter)
     if completed.returncode != 0:
         raise ExportError(f"{description} failed (exit {completed.returncode}): "
                           f"{completed.stderr.strip()[-1500:]}")
@@ -169,8 +172,8 @@ def convert(model_dir: str | Path, outfile: str | Path, outtype: str = "f16", co
                           "4-bit base has rounded weights. Merge into the unquantized base, as notebook 04 does.")
     outfile.parent.mkdir(parents=True, exist_ok=True)
     converter = converter or converter_dir()
-    _run_converter([str(converter / "convert_hf_to_gguf.py"), str(model_dir), "--outfile", str(outfile),
-                    "--outtype", outtype], f"convert_hf_to_gguf.py {model_dir.name} --outtype {outtype}", converter)
+    _run_script(converter, "convert_hf_to_gguf.py", [str(model_dir), "--outfile", str(outfile), "--outtype", outtype],
+                f"convert_hf_to_gguf.py {model_dir.name} --outtype {outtype}", echo=True)
     return outfile
 
 
@@ -183,9 +186,9 @@ def convert_lora(adapter_dir: str | Path, base: str | Path, outfile: str | Path,
     base_argument = ["--base", str(Path(base).resolve())] if Path(base).exists() else ["--base-model-id", str(base)]
     outfile.parent.mkdir(parents=True, exist_ok=True)
     converter = converter or converter_dir()
-    _run_converter([str(converter / "convert_lora_to_gguf.py"), str(adapter_dir), *base_argument,
-                    "--outfile", str(outfile), "--outtype", "f16"], f"convert_lora_to_gguf.py {adapter_dir.name}",
-                   converter)
+    _run_script(converter, "convert_lora_to_gguf.py",
+                [str(adapter_dir), *base_argument, "--outfile", str(outfile), "--outtype", "f16"],
+                f"convert_lora_to_gguf.py {adapter_dir.name}", echo=True)
     return outfile
 
 
@@ -274,14 +277,17 @@ def read_metadata(path: str | Path) -> dict:
 
 
 def end_of_turn_ids(tokenizer, model_dir: str | Path | None = None) -> list[int]:
-    """Every token id that ends an answer: the tokenizer's EOS, then the generation config's (Qwen2.5 lists two)."""
-    ids = [tokenizer.eos_token_id]
-    if model_dir is not None and (Path(model_dir) / "generation_config.json").exists():
-        listed = json.loads((Path(model_dir) / "generation_config.json").read_text(encoding="utf-8")).get("eos_token_id")
-        for token_id in listed if isinstance(listed, list) else [listed]:
-            if token_id is not None and token_id not in ids:
-                ids.append(token_id)
-    return ids
+    """Every token id that ends an answer, for a model folder that is not loaded: helpers.inference.stop_token_ids
+    with the folder's generation config (Qwen2.5 lists two EOS ids)."""
+    from types import SimpleNamespace
+
+    from transformers import GenerationConfig
+
+    from helpers.inference import stop_token_ids
+
+    has_config = model_dir is not None and (Path(model_dir) / "generation_config.json").exists()
+    config = GenerationConfig.from_pretrained(model_dir) if has_config else None
+    return stop_token_ids(SimpleNamespace(generation_config=config), tokenizer)
 
 
 def check_metadata(path: str | Path, tokenizer, architecture: str) -> dict:
@@ -404,23 +410,6 @@ def load_gguf_in_transformers(path: str | Path, dtype=None):
                                                 dtype=dtype or torch.float32).eval()
 
 
-def logit_agreement(model_a, model_b, tokenizer, prompts: list[str]) -> dict:
-    """Max |logit difference| over every position of the prompts, and the share of positions whose top token agrees."""
-    import torch
-
-    from helpers.inference import left_padded_batch
-
-    batch = left_padded_batch(tokenizer, prompts)
-    with torch.inference_mode():
-        logits_a = model_a(**batch.to(model_a.device)).logits.float().cpu()
-        logits_b = model_b(**batch.to(model_b.device)).logits.float().cpu()
-    real = batch["attention_mask"].bool().cpu()
-    difference = (logits_a - logits_b).abs().amax(dim=-1)[real]
-    same_top = (logits_a.argmax(-1) == logits_b.argmax(-1))[real]
-    return {"max_logit_difference": float(difference.max()), "top_token_agreement": float(same_top.float().mean()),
-            "positions": int(real.sum())}
-
-
 # --- Ollama -------------------------------------------------------------------------------------------------------
 
 # ChatML, the template of both course models, in Ollama's Go template language: every message as
@@ -491,9 +480,10 @@ def render_template(modelfile: Modelfile, messages: list[dict]) -> str:
 
 def size_mb(path: str | Path) -> float:
     """A file's or a folder's size in MB (2**20 bytes)."""
+    from helpers.artifacts import folder_size_mb
+
     path = Path(path)
-    total = path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return round(total / 2**20, 1)
+    return round(path.stat().st_size / 2**20 if path.is_file() else folder_size_mb(path), 1)
 
 
 def free_disk_gb(path: str | Path) -> float:
@@ -504,13 +494,9 @@ def free_disk_gb(path: str | Path) -> float:
 def edit_metadata(source: str | Path, outfile: str | Path, *arguments: str, converter: Path | None = None) -> Path:
     """A copy of a GGUF with some metadata changed, by gguf-py's own `gguf_new_metadata.py` (its options in `arguments`,
     such as `--special-token-by-id eos 0` or `--chat-template TEXT`): how the checks here are shown to catch a bad file."""
-    converter = converter or converter_dir()
-    script = converter / "gguf-py" / "gguf" / "scripts" / "gguf_new_metadata.py"
-    environment = {**os.environ, "PYTHONPATH": str(converter / "gguf-py")}
-    completed = subprocess.run([sys.executable, str(script), str(source), str(outfile), *arguments, "--force"],
-                               capture_output=True, text=True, env=environment)
-    if completed.returncode != 0:
-        raise ExportError(f"gguf_new_metadata.py {' '.join(arguments)} failed: {completed.stderr.strip()[-800:]}")
+    _run_script(converter or converter_dir(), "gguf-py/gguf/scripts/gguf_new_metadata.py",
+                [str(Path(source).resolve()), str(Path(outfile).resolve()), *arguments, "--force"],
+                f"gguf_new_metadata.py {' '.join(arguments)}")
     return Path(outfile)
 
 
@@ -532,7 +518,7 @@ def export_and_check(model_dir: str | Path, out: str | Path, formats: list[str],
 
     from helpers.correctness import pass_rate
     from helpers.data import load_bundled
-    from helpers.inference import build_prompts, generate_with_stats
+    from helpers.inference import build_prompts, generate_with_stats, logit_agreement
     from helpers.metrics import style_adherence
 
     model_dir, out = Path(model_dir), Path(out)
@@ -633,14 +619,12 @@ def set_metadata(source: str | Path, outfile: str | Path, key: str, value: int |
                  converter: Path | None = None) -> Path:
     """A copy of a GGUF with one number field changed in place by gguf-py's own `gguf_set_metadata.py`
     (`tokenizer.ggml.eos_token_id`, say): faster than `edit_metadata` on a large file, which rewrites it."""
-    converter = converter or converter_dir()
     outfile = Path(outfile)
     shutil.copyfile(source, outfile)
-    script = converter / "gguf-py" / "gguf" / "scripts" / "gguf_set_metadata.py"
-    environment = {**os.environ, "PYTHONPATH": str(converter / "gguf-py")}
-    completed = subprocess.run([sys.executable, str(script), str(outfile), key, str(value), "--force"],
-                               capture_output=True, text=True, env=environment)
-    if completed.returncode != 0:
+    try:
+        _run_script(converter or converter_dir(), "gguf-py/gguf/scripts/gguf_set_metadata.py",
+                    [str(outfile.resolve()), key, str(value), "--force"], f"gguf_set_metadata.py {key} {value}")
+    except ExportError:
         outfile.unlink(missing_ok=True)
-        raise ExportError(f"gguf_set_metadata.py {key} {value} failed: {completed.stderr.strip()[-800:]}")
+        raise
     return outfile

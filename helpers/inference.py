@@ -171,14 +171,22 @@ def left_padded_batch(tokenizer, prompts: list[str]):
         tokenizer.padding_side = saved_side
 
 
-def max_logit_difference(model_a, model_b, tokenizer, prompts: list[str]) -> float:
-    """Largest absolute difference between two models' next-token logits over the real tokens of prompts."""
+def logit_agreement(model_a, model_b, tokenizer, prompts: list[str]) -> dict:
+    """Two models' next-token logits over the real tokens of prompts: the largest absolute difference, the share of
+    positions whose top token agrees, and how many positions were compared."""
     batch = left_padded_batch(tokenizer, prompts)
-    mask = batch["attention_mask"].bool()
+    mask = batch["attention_mask"].bool().cpu()
     with torch.inference_mode():
         logits_a = model_a(**batch.to(model_a.device)).logits.float().cpu()
         logits_b = model_b(**batch.to(model_b.device)).logits.float().cpu()
-    return (logits_a - logits_b).abs()[mask].max().item()
+    same_top = (logits_a.argmax(-1) == logits_b.argmax(-1))[mask]
+    return {"max_logit_difference": (logits_a - logits_b).abs()[mask].max().item(),
+            "top_token_agreement": float(same_top.float().mean()), "positions": int(mask.sum())}
+
+
+def max_logit_difference(model_a, model_b, tokenizer, prompts: list[str]) -> float:
+    """Largest absolute difference between two models' next-token logits over the real tokens of prompts."""
+    return logit_agreement(model_a, model_b, tokenizer, prompts)["max_logit_difference"]
 
 
 def agreement(answers_a: list[str], answers_b: list[str]) -> float:
