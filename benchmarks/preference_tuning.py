@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-RECIPES_HELP = "names from RECIPES (default: all)"
+RECIPES_HELP = "names from RECIPES, each with every --seeds or as NAME@SEED (default: all)"
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,24 @@ RECIPES = [
     PreferenceRecipe("dpo beta 0.1, lr 5e-4, 24 steps", "dpo", 5e-4, 24, 0.1),
     PreferenceRecipe("grpo lr 5e-5, 12 steps of 2x4", "grpo", 5e-5, 12, 0.0, batch_size=2),
     PreferenceRecipe("grpo lr 2e-4, 12 steps of 2x4", "grpo", 2e-4, 12, 0.0, batch_size=2),
+    PreferenceRecipe("grpo lr 5e-5, 36 steps of 2x4", "grpo", 5e-5, 36, 0.0, batch_size=2),
+    PreferenceRecipe("grpo lr 5e-5, 12 steps of 2x8", "grpo", 5e-5, 12, 0.0, batch_size=2, num_generations=8),
+    PreferenceRecipe("dpo beta 0.5, lr 2e-4, 48 steps", "dpo", 2e-4, 48, 0.5),
 ]
+
+
+def select_runs(names: list[str] | None, seeds: list[int]) -> list[tuple[PreferenceRecipe, int]]:
+    """(recipe, seed) pairs to train: each name with every seed, or `NAME@SEED` for that seed alone."""
+    by_name = {recipe.name: recipe for recipe in RECIPES}
+    if names is None:
+        return [(recipe, seed) for recipe in RECIPES for seed in seeds]
+    runs = []
+    for name in names:
+        base, _, seed = name.rpartition("@") if "@" in name else (name, "", "")
+        if base not in by_name:
+            raise SystemExit(f"Unknown recipe {base!r}; RECIPES has: " + "; ".join(by_name))
+        runs += [(by_name[base], int(seed))] if seed else [(by_name[base], s) for s in seeds]
+    return runs
 
 
 def train_recipe(recipe: PreferenceRecipe, model, tokenizer, profile, pairs, grpo_prompts, output_dir: str, seed: int):
@@ -158,16 +175,14 @@ def main() -> None:
                                     "checks": g.record["checks"], "entry_point": entry_point(g.record)}
                                    for g in groups if g.mixed])
 
-    recipes = [r for r in RECIPES if args.recipes is None or r.name in args.recipes]
-    for recipe in recipes:
-        for seed in args.seeds:
-            torch.manual_seed(seed)
-            model, _ = load(True)
-            seconds, log = train_recipe(recipe, model, tokenizer, profile, pair_data, grpo_data,
-                                        f"/tmp/bench_preference/{recipe.method}", seed)
-            rows.append(score(recipe.name, model, tokenizer, {**asdict(recipe), "seed": seed, "train_seconds": seconds,
-                                                              "last_log": [r for r in log if "loss" in r][-1:]}))
-            del model
+    for recipe, seed in select_runs(args.recipes, args.seeds):
+        torch.manual_seed(seed)
+        model, _ = load(True)
+        seconds, log = train_recipe(recipe, model, tokenizer, profile, pair_data, grpo_data,
+                                    f"/tmp/bench_preference/{recipe.method}", seed)
+        rows.append(score(recipe.name, model, tokenizer, {**asdict(recipe), "seed": seed, "train_seconds": seconds,
+                                                          "last_log": [r for r in log if "loss" in r][-1:]}))
+        del model
 
     sft_row, base_row = rows[1], rows[0]
     for row in rows:
