@@ -97,9 +97,9 @@ QUICK = {
 }
 # 09 reads 01's, 02's and 04's results: opened after the walk, in the same fresh runtime.
 QUICK_09 = {"N_REQUESTS": 16, "K": 4, "MAX_NEW_TOKENS": 96, "DPO_STEPS": 2, "GRPO_STEPS": 1, "GRPO_PROMPTS_PER_STEP": 2,
-            "GRPO_NUM_GENERATIONS": 2, "N_TEST": 6, "N_HUMANEVAL": 2, "HUMANEVAL_MAX_NEW_TOKENS": 64}
+            "GRPO_NUM_GENERATIONS": 2, "N_TEST": 4, "N_HUMANEVAL": 2, "HUMANEVAL_MAX_NEW_TOKENS": 64}
 # 10 reads 01's, 02's and 04's results (04's merged folder): opened after the walk too.
-QUICK_10 = {"N_TEST": 6, "MAX_NEW_TOKENS": 128, "ROUND_TRIP_PROMPTS": 2,  # 128: every answer can end
+QUICK_10 = {"N_TEST": 4, "MAX_NEW_TOKENS": 128, "ROUND_TRIP_PROMPTS": 2,  # 128: every answer can end
             "FORMATS": ["f16", "q4_k_m"]}
 FAKE_TOKEN = "hf_FakeTokenForTheNotebookTests0123456789"
 

@@ -209,7 +209,7 @@ def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk
         for stopped, length in zip(run["stopped_each"], run["lengths"]):
             assert stopped or length == limit, (kind, stopped, length)
     # f16 and the LoRA route compute the merged model's function up to f16 rounding: a near-tie may flip one token
-    # of at most one answer in six (each is up to 128 greedy steps; seen once in the walk's weakly trained model,
+    # of at most one answer of the few scored here (each is up to 128 greedy steps; seen once in the walk's weakly trained model,
     # whose flipped answer then repeated itself to the limit), which still shares its beginning with transformers'.
     for kind in ("f16", "base f16 + LoRA"):
         run = r["llama_cpp"][kind]

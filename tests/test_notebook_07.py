@@ -13,7 +13,10 @@ from helpers.results import read_results
 pytestmark = pytest.mark.notebooks
 
 
-EXPERIMENTS_QUICK = {"MAX_STEPS": 3, "BATCH_SIZE": 4, "N_VAL_PER_TASK": 4, "N_EVAL_PER_TASK": 8}
+# Section 5 (QLoRA vs LoRA vs full) on the tiny model, as its COMPARE_MODEL comment offers: the offline model's 4-bit
+# path is trained by tests/test_notebook_02_4bit.py already, and on a CPU it is the slowest cell here.
+EXPERIMENTS_QUICK = {"MAX_STEPS": 3, "BATCH_SIZE": 4, "N_VAL_PER_TASK": 4, "N_EVAL_PER_TASK": 8,
+                     "COMPARE_MODEL": "tiny-random-qwen2"}
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,11 @@ SMALL = {
     "02_completion_only_sft": {"N_RECORDS": 4},
     "03_adapter_saving": {"N_RECORDS": 8, "MAX_STEPS": 4},
     "04_merged_vs_adapter_inference": {},
-    "05_summarization": {"N_ARTICLES": 8, "N_VAL": 4, "MAX_STEPS": 16, "BATCH_SIZE": 2, "MAX_LENGTH": 256},
+    "05_summarization": {"N_ARTICLES": 8, "N_VAL": 2, "MAX_STEPS": 16, "BATCH_SIZE": 2, "MAX_LENGTH": 256},
     "06_instruction_tuning": {},
     "07_experiments": {"MAX_STEPS": 4},
     "08_scale_out": {},
-    "09_dpo_and_grpo": {"N_REQUESTS": 4, "K": 4, "MAX_NEW_TOKENS": 64, "GRPO_STEPS": 2},
+    "09_dpo_and_grpo": {"N_REQUESTS": 4, "K": 4, "MAX_NEW_TOKENS": 64, "GRPO_STEPS": 1},
     "10_gguf_export": {"N_REQUESTS": 2, "MAX_NEW_TOKENS": 32},
 }
 OUTPUT_PARAMETER = {"02_completion_only_sft": "OUTPUT_DIR", "03_adapter_saving": "OUTPUT_DIR",
