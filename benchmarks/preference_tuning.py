@@ -1,7 +1,7 @@
 """Benchmark: do DPO and GRPO on the sandbox's verdicts make 02's model write working code? One process, side by side.
 
     python -m benchmarks.preference_tuning [--run-dir adapters/python_style] [--n-test 135] [--n-humaneval 164]
-        [--n-requests 96] [--k 4] [--recipes NAME ...] [--seeds 42 ...] [--out FILE.json]
+        [--n-requests 96] [--k 4] [--recipes NAME[@SEED] ...] [--seeds 42 ...] [--out FILE.json] [--baselines FILE.json]
 
 Starts from notebook 02's adapter (its results file in --run-dir says where it is and which base it trained;
 run `make run` or notebook 02 first). The SFT model answers --n-requests training requests --k times with
@@ -91,6 +91,28 @@ def train_recipe(recipe: PreferenceRecipe, model, tokenizer, profile, pairs, grp
     return round(result.metrics["train_runtime"], 1), trainer.state.log_history
 
 
+def adapter_digest(adapter: str) -> str:
+    """sha256 of the adapter's weights: which SFT model a results file scored."""
+    import hashlib
+
+    return hashlib.sha256((Path(adapter) / "adapter_model.safetensors").read_bytes()).hexdigest()
+
+
+def reused_baselines(path: str, **expected) -> list[dict]:
+    """The untouched and SFT rows of an earlier run of this benchmark, if it scored the same models on the same items."""
+    earlier = json.loads(Path(path).read_text(encoding="utf-8"))
+    rows = {row["model"]: row for row in earlier["rows"]}
+    found = {"preset": earlier.get("preset"), "precision": earlier.get("precision"),
+             "adapter_sha256": earlier.get("adapter_sha256"), "n_test": rows["SFT (02)"]["n"],
+             "n_humaneval": rows["SFT (02)"]["humaneval_n"]}
+    differing = [f"{key}: {found[key]} there, {value} here" for key, value in expected.items() if found[key] != value]
+    if differing:
+        raise SystemExit(f"{path} scored other models or items, so its rows cannot be reused: " + "; ".join(differing))
+    print(f"Reusing the untouched and SFT rows of {path} (same preset, precision, adapter and items).", flush=True)
+    return [{key: value for key, value in rows[name].items() if not key.startswith("vs_")
+             and key != "humaneval_vs_untouched"} for name in ("untouched", "SFT (02)")]
+
+
 def main() -> None:
     import torch
     from datasets import Dataset
@@ -118,6 +140,9 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="*", default=None, help=RECIPES_HELP)
     parser.add_argument("--seeds", type=int, nargs="*", default=[42])
     parser.add_argument("--out", default=None, help="write every row (outcomes included) to this JSON file")
+    parser.add_argument("--baselines", default=None,
+                        help="an earlier --out file: reuse its untouched and SFT rows instead of scoring them again "
+                             "(refused unless its preset, precision, adapter digest and sizes match this run)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -150,11 +175,17 @@ def main() -> None:
               f"({row['score_seconds']:.0f} s scoring)", flush=True)
         return row
 
-    untouched, tokenizer = load(None)
-    rows = [score("untouched", untouched, tokenizer)]
-    del untouched
-    sft_model, _ = load(False)
-    rows.append(score("SFT (02)", sft_model, tokenizer))
+    digest = adapter_digest(adapter)
+    if args.baselines:
+        rows = reused_baselines(args.baselines, preset=preset, precision=profile.precision, adapter_sha256=digest,
+                                n_test=len(test), n_humaneval=len(problems))
+        sft_model, tokenizer = load(False)
+    else:
+        untouched, tokenizer = load(None)
+        rows = [score("untouched", untouched, tokenizer)]
+        del untouched
+        sft_model, _ = load(False)
+        rows.append(score("SFT (02)", sft_model, tokenizer))
 
     train_records = list(load_bundled("python_style", "train").shuffle(seed=0).select(range(args.n_requests)))
     sampling = GenerationConfig(do_sample=True, temperature=0.8, top_p=0.95, top_k=0, repetition_penalty=1.0,
@@ -204,7 +235,8 @@ def main() -> None:
               f"{row.get('vs_untouched', {}).get('text', '')} | {row['humaneval_text']} | "
               f"{row.get('humaneval_vs_untouched', {}).get('text', '')} |")
     if args.out:
-        Path(args.out).write_text(json.dumps({"preset": preset, "precision": profile.precision, "sampling": sampling_stats,
+        Path(args.out).write_text(json.dumps({"preset": preset, "precision": profile.precision, "adapter": str(adapter),
+                                              "adapter_sha256": digest, "sampling": sampling_stats,
                                               "verdicts": summary, "pairs": len(pairs), "rows": rows}, indent=1),
                                   encoding="utf-8")
 
