@@ -168,7 +168,7 @@ def main() -> None:
         humaneval = score_humaneval(model, tokenizer, problems, max_new_tokens=256, batch_size=16)
         row = {"model": name, **(extra or {}), "n": task["n"], "style_adherent": task["style_adherent"],
                "style_text": task["style_text"], "passed": task["passed"], "pass_text": task["pass_text"],
-               "outcomes": task["outcomes"], "humaneval_passed": humaneval["passed"],
+               "outcomes": task["outcomes"], "answers": task["answers"], "humaneval_passed": humaneval["passed"],
                "humaneval_n": humaneval["n"], "humaneval_text": humaneval["text"],
                "humaneval_outcomes": humaneval["outcomes"], "score_seconds": round(time.perf_counter() - began, 1)}
         print(f"{name}: style {row['style_text']}, pass {row['pass_text']}, HumanEval {row['humaneval_text']} "
