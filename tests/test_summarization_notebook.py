@@ -59,12 +59,14 @@ def test_metrics_are_complete_and_labelled(run):
 def test_eval_only_command_reproduces_the_notebook(run, tmp_path):
     run_dir, results = run
     output = tmp_path / "eval.json"
-    subprocess.run(
+    finished = subprocess.run(
         [sys.executable, "-m", "helpers.evaluate_summaries", "--model", results["preset"], "--adapter", str(run_dir / "final"),
          "--n", str(QUICK["N_TEST"]), "--source", "bundled", "--max-new-tokens", str(QUICK["MAX_NEW_TOKENS"]),
          "--bertscore-model", "offline", "--output", str(output)],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
+    assert finished.returncode == 0, (f"the eval-only command exited {finished.returncode}:\n"
+                                      f"{finished.stdout[-3000:]}\n{finished.stderr[-6000:]}")
     metrics = json.loads(output.read_text())
     assert metrics["predictions"] == results["adapter_summaries"]
     notebook_scores = results["scores"]["adapter, inst_summarize"]
