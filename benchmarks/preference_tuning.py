@@ -36,6 +36,7 @@ class PreferenceRecipe:
     beta: float
     batch_size: int = 4  # DPO: pairs per step; GRPO: prompts per step
     num_generations: int = 4  # GRPO only
+    loss_type: tuple[str, ...] = ("sigmoid",)  # DPO only: ("sigmoid", "sft") adds the chosen answers' NLL (RPO)
 
 
 RECIPES = [
@@ -47,6 +48,8 @@ RECIPES = [
     PreferenceRecipe("grpo lr 5e-5, 36 steps of 2x4", "grpo", 5e-5, 36, 0.0, batch_size=2),
     PreferenceRecipe("grpo lr 5e-5, 12 steps of 2x8", "grpo", 5e-5, 12, 0.0, batch_size=2, num_generations=8),
     PreferenceRecipe("dpo beta 0.5, lr 2e-4, 48 steps", "dpo", 2e-4, 48, 0.5),
+    PreferenceRecipe("dpo beta 0.5, lr 2e-4, 36 steps", "dpo", 2e-4, 36, 0.5),
+    PreferenceRecipe("dpo + sft loss, beta 0.5, lr 2e-4, 48 steps", "dpo", 2e-4, 48, 0.5, loss_type=("sigmoid", "sft")),
 ]
 
 
@@ -75,7 +78,8 @@ def train_recipe(recipe: PreferenceRecipe, model, tokenizer, profile, pairs, grp
                   max_steps=recipe.steps, logging_steps=1, save_strategy="no", report_to="none", seed=seed,
                   disable_tqdm=True, **profile.sft_machine_fields())
     if recipe.method == "dpo":
-        config = DPOConfig(beta=recipe.beta, per_device_train_batch_size=recipe.batch_size, max_length=256, **common)
+        config = DPOConfig(beta=recipe.beta, loss_type=list(recipe.loss_type), per_device_train_batch_size=recipe.batch_size,
+                           max_length=256, **common)
         trainer = DPOTrainer(model=model, args=train_on_one_gpu(config), train_dataset=pairs,
                              processing_class=tokenizer)
     else:
@@ -99,10 +103,11 @@ def adapter_digest(adapter: str) -> str:
 
 
 def reused_baselines(path: str, **expected) -> list[dict]:
-    """The untouched and SFT rows of an earlier run of this benchmark, if it scored the same models on the same items."""
+    """The untouched and SFT rows of an earlier run of this benchmark, if it scored the same models on the same items
+    on the same kind of hardware (greedy answers in bf16 differ between AMX and AVX512-BF16 kernels)."""
     earlier = json.loads(Path(path).read_text(encoding="utf-8"))
     rows = {row["model"]: row for row in earlier["rows"]}
-    found = {"preset": earlier.get("preset"), "precision": earlier.get("precision"),
+    found = {"preset": earlier.get("preset"), "precision": earlier.get("precision"), "hardware": earlier.get("hardware"),
              "adapter_sha256": earlier.get("adapter_sha256"), "n_test": rows["SFT (02)"]["n"],
              "n_humaneval": rows["SFT (02)"]["humaneval_n"]}
     differing = [f"{key}: {found[key]} there, {value} here" for key, value in expected.items() if found[key] != value]
@@ -121,7 +126,7 @@ def main() -> None:
 
     from helpers.correctness import entry_point, paired_comparison
     from helpers.data import load_bundled
-    from helpers.hardware import detect_hardware
+    from helpers.hardware import cpu_bf16_support, detect_hardware
     from helpers.humaneval import load_problems, score_humaneval
     from helpers.inference import build_prompts, stop_token_ids
     from helpers.models import PROJECT_ROOT, load_model_and_tokenizer
@@ -170,14 +175,17 @@ def main() -> None:
                "style_text": task["style_text"], "passed": task["passed"], "pass_text": task["pass_text"],
                "outcomes": task["outcomes"], "answers": task["answers"], "humaneval_passed": humaneval["passed"],
                "humaneval_n": humaneval["n"], "humaneval_text": humaneval["text"],
-               "humaneval_outcomes": humaneval["outcomes"], "score_seconds": round(time.perf_counter() - began, 1)}
+               "humaneval_outcomes": humaneval["outcomes"], "humaneval_answers": humaneval["answers"],
+               "score_seconds": round(time.perf_counter() - began, 1)}
         print(f"{name}: style {row['style_text']}, pass {row['pass_text']}, HumanEval {row['humaneval_text']} "
               f"({row['score_seconds']:.0f} s scoring)", flush=True)
         return row
 
     digest = adapter_digest(adapter)
+    hardware = profile.gpu_name if profile.device == "cuda" else f"CPU, bf16 feature {cpu_bf16_support()}"
     if args.baselines:
-        rows = reused_baselines(args.baselines, preset=preset, precision=profile.precision, adapter_sha256=digest,
+        rows = reused_baselines(args.baselines, preset=preset, precision=profile.precision, hardware=hardware,
+                                adapter_sha256=digest,
                                 n_test=len(test), n_humaneval=len(problems))
         sft_model, tokenizer = load(False)
     else:
@@ -235,7 +243,8 @@ def main() -> None:
               f"{row.get('vs_untouched', {}).get('text', '')} | {row['humaneval_text']} | "
               f"{row.get('humaneval_vs_untouched', {}).get('text', '')} |")
     if args.out:
-        Path(args.out).write_text(json.dumps({"preset": preset, "precision": profile.precision, "adapter": str(adapter),
+        Path(args.out).write_text(json.dumps({"preset": preset, "precision": profile.precision, "hardware": hardware,
+                                              "adapter": str(adapter),
                                               "adapter_sha256": digest, "sampling": sampling_stats,
                                               "verdicts": summary, "pairs": len(pairs), "rows": rows}, indent=1),
                                   encoding="utf-8")
