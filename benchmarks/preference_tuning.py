@@ -113,7 +113,7 @@ def reused_baselines(path: str, **expected) -> list[dict]:
     differing = [f"{key}: {found[key]} there, {value} here" for key, value in expected.items() if found[key] != value]
     if differing:
         raise SystemExit(f"{path} scored other models or items, so its rows cannot be reused: " + "; ".join(differing))
-    print(f"Reusing the untouched and SFT rows of {path} (same preset, precision, adapter and items).", flush=True)
+    print(f"Reusing the untouched and SFT rows of {path} (same preset, precision, hardware, adapter and items).", flush=True)
     return [{key: value for key, value in rows[name].items() if not key.startswith("vs_")
              and key != "humaneval_vs_untouched"} for name in ("untouched", "SFT (02)")]
 

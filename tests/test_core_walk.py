@@ -175,6 +175,7 @@ def test_dpo_and_grpo_notebook_trains_on_the_sandbox_verdicts_and_scores_four_mo
     gaps = r["reference_gap"]
     assert gaps["SFT model (02's adapter)"] < 0.1 * gaps["untouched base"], gaps
     assert [row for row in [r["dpo"]["last"]] if "rewards/margins" in row], "DPO logged its rewards"
+    assert r["dpo"]["loss_type"] == ["sigmoid", "sft"], "09 trains DPO with the chosen answers' NLL added"
     assert len(r["grpo"]["sandbox_reward"]) == QUICK_09["GRPO_STEPS"]
     assert all(0.0 <= value <= 1.0 for value in r["grpo"]["sandbox_reward"] + r["grpo"]["frac_reward_zero_std"])
     assert set(r["scores"]) == {"untouched", "SFT (02)", "SFT + DPO", "SFT + GRPO"}

@@ -200,6 +200,38 @@ def test_dpo_reference_is_the_sft_model_not_the_untouched_base(tiny_sft, cpu_pro
     assert wrong_gaps["base"] < 1e-5 and wrong_gaps["sft"] > 1e-2, wrong_gaps
 
 
+def test_the_sft_loss_adds_the_chosen_answers_nll_to_dpos_loss(tiny_sft, cpu_profile):
+    """09's DPO_LOSS ["sigmoid", "sft"]: DPO's loss plus the chosen answers' mean negative log-likelihood per token."""
+    import math
+
+    from trl import DPOConfig, DPOTrainer
+
+    from helpers.preference import completion_log_probs
+
+    adapter, _, tokenizer = tiny_sft
+    pairs = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Write function number {i}."}],
+                                "chosen": [{"role": "assistant", "content": GOOD}],
+                                "rejected": [{"role": "assistant", "content": WRONG}]} for i in range(2)])
+    losses, batch = {}, None
+    for loss_type in (["sigmoid"], ["sigmoid", "sft"]):
+        config = DPOConfig(output_dir="/tmp/unused_dpo_test", max_steps=1, per_device_train_batch_size=2,
+                           loss_type=loss_type, **FP32_CPU)
+        model = _load_sft(adapter, cpu_profile, trainable=True)
+        trainer = DPOTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
+        batch = next(iter(trainer.get_train_dataloader()))
+        with torch.no_grad():
+            losses["+".join(loss_type)] = float(trainer.compute_loss(model, batch))
+    # Before any step the model is its reference: every DPO margin is 0 and the sigmoid loss is log 2.
+    assert losses["sigmoid"] == pytest.approx(math.log(2), abs=1e-5)
+    chosen_rows = batch["input_ids"].shape[0] // 2  # the collator stacks the chosen answers, then the rejected
+    sft_model = _load_sft(adapter, cpu_profile, trainable=False).eval()
+    summed = completion_log_probs(sft_model, {key: value[:chosen_rows] for key, value in batch.items()
+                                              if torch.is_tensor(value)})
+    nll = float(-summed.sum() / batch["completion_mask"][:chosen_rows, 1:].sum())
+    assert nll > 0.5
+    assert losses["sigmoid+sft"] == pytest.approx(math.log(2) + nll, abs=1e-4)
+
+
 def test_grpo_runs_two_steps_with_the_sandbox_reward_and_logs_it(tiny_sft, cpu_profile):
     from trl import GRPOConfig, GRPOTrainer
 
