@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from helpers.models import PROJECT_ROOT
 from helpers.quiet import unexpected_stderr
 from helpers.results import read_results
 from helpers.run_notebooks import course_notebooks, execute_notebook
@@ -63,7 +64,7 @@ def test_eval_only_command_reproduces_the_notebook(run, tmp_path):
         [sys.executable, "-m", "helpers.evaluate_summaries", "--model", results["preset"], "--adapter", str(run_dir / "final"),
          "--n", str(QUICK["N_TEST"]), "--source", "bundled", "--max-new-tokens", str(QUICK["MAX_NEW_TOKENS"]),
          "--bertscore-model", "offline", "--output", str(output)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, cwd=PROJECT_ROOT,  # `-m helpers...` as typed in the project root
     )
     assert finished.returncode == 0, (f"the eval-only command exited {finished.returncode}:\n"
                                       f"{finished.stdout[-3000:]}\n{finished.stderr[-6000:]}")
