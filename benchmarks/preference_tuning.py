@@ -104,7 +104,8 @@ def adapter_digest(adapter: str) -> str:
 
 def reused_baselines(path: str, **expected) -> list[dict]:
     """The untouched and SFT rows of an earlier run of this benchmark, if it scored the same models on the same items
-    on the same kind of hardware (greedy answers in bf16 differ between AMX and AVX512-BF16 kernels)."""
+    on the same kind of hardware (bf16 kernels differ between CPU features and GPUs; AMX and AVX512-BF16 gave the
+    same verdicts in docs/results.md's third run, a measurement, not a guarantee)."""
     earlier = json.loads(Path(path).read_text(encoding="utf-8"))
     rows = {row["model"]: row for row in earlier["rows"]}
     found = {"preset": earlier.get("preset"), "precision": earlier.get("precision"), "hardware": earlier.get("hardware"),

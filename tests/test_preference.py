@@ -176,13 +176,18 @@ def test_sample_answers_returns_k_per_prompt_and_refuses_greedy(tiny_sft, cpu_pr
                                                                       eos_token_id=[1]))
 
 
+def _pairs(n):
+    """n preference pairs in TRL's conversational format: the same good and wrong answer to n requests."""
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": f"Write function number {i}."}],
+                               "chosen": [{"role": "assistant", "content": GOOD}],
+                               "rejected": [{"role": "assistant", "content": WRONG}]} for i in range(n)])
+
+
 def test_dpo_reference_is_the_sft_model_not_the_untouched_base(tiny_sft, cpu_profile):
     from trl import DPOConfig, DPOTrainer
 
     adapter, untouched, tokenizer = tiny_sft
-    pairs = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Write function number {i}."}],
-                                "chosen": [{"role": "assistant", "content": GOOD}],
-                                "rejected": [{"role": "assistant", "content": WRONG}]} for i in range(4)])
+    pairs = _pairs(4)
     config = DPOConfig(output_dir="/tmp/unused_dpo_test", max_steps=1, per_device_train_batch_size=2, **FP32_CPU)
     model = _load_sft(adapter, cpu_profile, trainable=True)
     trainer = DPOTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
@@ -209,9 +214,7 @@ def test_the_sft_loss_adds_the_chosen_answers_nll_to_dpos_loss(tiny_sft, cpu_pro
     from helpers.preference import completion_log_probs
 
     adapter, _, tokenizer = tiny_sft
-    pairs = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Write function number {i}."}],
-                                "chosen": [{"role": "assistant", "content": GOOD}],
-                                "rejected": [{"role": "assistant", "content": WRONG}]} for i in range(2)])
+    pairs = _pairs(2)
     losses, batch = {}, None
     for loss_type in (["sigmoid"], ["sigmoid", "sft"]):
         config = DPOConfig(output_dir="/tmp/unused_dpo_test", max_steps=1, per_device_train_batch_size=2,
