@@ -180,14 +180,17 @@ def run_experiment(labels: dict, load: Callable[[], torch.nn.Module], profile: H
         train_runtime = trainer.train().metrics["train_runtime"] if steps else 0.0
     eval_seconds = sum(entry.get("eval_runtime", 0.0) for entry in trainer.state.log_history[logged_before:])
     train_seconds = train_runtime - eval_seconds
+    if steps and train_seconds <= 0:
+        raise RuntimeError(f"{labels.get('name')}: the Trainer logged {train_runtime:.4f} s of training and "
+                           f"{eval_seconds:.4f} s of validation inside it; no training time is left to report.")
     history = loss_history(trainer)
     history["eval"].insert(0, (0, eval_loss_before))
     tokens = trainer.state.num_input_tokens_seen
     row.update(
         steps=steps,
         tokens_seen=int(tokens),
-        train_seconds=round(train_seconds, 1),
-        eval_seconds=round(eval_seconds, 1),
+        train_seconds=round(train_seconds, 3),  # milliseconds: a tiny model's two steps take a few of them
+        eval_seconds=round(eval_seconds, 3),
         tokens_per_second=round(tokens / train_seconds, 1) if steps else None,
         peak_memory_mb=memory.peak_mb,
         peak_memory_kind=memory.kind,

@@ -38,6 +38,20 @@ from helpers.quiet import unexpected_stderr  # noqa: E402
 from helpers.run_notebooks import CATCH_UP, course_notebooks, execute_notebook  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _working_directory_is_restored(request):
+    """A test that leaves the process in another folder breaks later tests' `python -m helpers...`: name it."""
+    before = os.getcwd()
+    yield
+    try:
+        after = os.getcwd()
+    except FileNotFoundError:  # the folder it left us in is gone
+        after = "(a deleted folder)"
+    if after != before:
+        os.chdir(before)
+        pytest.fail(f"{request.node.nodeid} left the working directory at {after}, not {before}")
+
+
 @pytest.fixture(scope="session")
 def cpu_profile():
     """This machine's real CPU profile: for code that runs here (training, loading), never for a verdict."""
