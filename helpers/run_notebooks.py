@@ -46,7 +46,8 @@ def execute_notebook(notebook: Path, output_dir: Path, parameters: dict | None =
     """Run one notebook top to bottom with papermill, from the notebooks folder; returns the executed copy.
 
     Where papermill is not installed (Colab and Kaggle, whose Jupyter stack the course leaves alone), nbclient
-    runs it, with the parameters injected after the `parameters` cell as papermill would.
+    runs it, with the parameters injected after the `parameters` cell as papermill would. papermill changes this
+    process's working directory for the run and back: run one notebook at a time per process (not in threads).
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / notebook.name

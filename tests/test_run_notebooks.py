@@ -158,10 +158,16 @@ def test_headless_runs_start_the_kernel_on_local_sockets_without_a_security_warn
 
 
 def test_two_kernels_started_from_one_folder_at_once_both_run_and_leave_no_sockets_there(tmp_path):
-    """Two runs side by side (make run beside the tests, or two test workers) must not share a kernel socket."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Two runs side by side (make run beside the tests, or two test workers) must not share a kernel socket.
+
+    Two processes, as in those cases: papermill changes its process's working directory for the run, so two
+    threads of one process would race on it (and leave the process in a notebook's folder).
+    """
+    import subprocess
 
     import nbformat
+
+    from helpers.models import PROJECT_ROOT
 
     for name in ("a", "b"):
         notebook = nbformat.v4.new_notebook()
@@ -170,10 +176,15 @@ def test_two_kernels_started_from_one_folder_at_once_both_run_and_leave_no_socke
         cell.metadata["tags"] = ["parameters"]
         notebook.cells = [cell, nbformat.v4.new_code_cell("import time\ntime.sleep(1)\nprint(X)")]
         nbformat.write(notebook, tmp_path / f"{name}.ipynb")
-    with ThreadPoolExecutor(2) as pool:
-        runs = [pool.submit(run_notebooks.execute_notebook, tmp_path / f"{name}.ipynb", tmp_path / "out", {"X": x})
-                for name, x in (("a", 1), ("b", 2))]
-        executed = [run.result() for run in runs]
+    code = ("import sys; from pathlib import Path; from helpers.run_notebooks import execute_notebook; "
+            "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), {'X': int(sys.argv[3])})")
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"{name}.ipynb"), str(tmp_path / "out"), str(x)],
+                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for name, x in (("a", 1), ("b", 2))]
+    for run in runs:
+        output, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, output[-3000:]
+    executed = [tmp_path / "out" / f"{name}.ipynb" for name in ("a", "b")]
     assert [nbformat.read(path, as_version=4).cells[-1].outputs[0]["text"] for path in executed] == ["1\n", "2\n"]
     assert not list(tmp_path.glob("kernel-ipc*")), "no socket files beside the notebooks"
 
