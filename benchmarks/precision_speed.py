@@ -21,7 +21,7 @@ from transformers import TrainerCallback
 from trl import SFTConfig
 
 from helpers.data import load_bundled
-from helpers.hardware import cpu_bf16_support, detect_hardware
+from helpers.hardware import detect_hardware
 from helpers.models import OFFLINE_PRESET, load_model_and_tokenizer
 from helpers.templates import to_prompt_completion
 from helpers.training import attach_lora, build_sft_trainer, make_lora_config, sft_settings
@@ -73,7 +73,7 @@ def main() -> None:
 
     fp32_s = time_steps(fp32, "fp32 (bf16=False, fp16=False)", args.steps, data, profile)
     default_s = time_steps(trl_default, "TRL default precision (bf16)", args.steps, data, profile)
-    feature = cpu_bf16_support() if profile.device == "cpu" else None
+    feature = profile.cpu_bf16
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "device": profile.device,

@@ -127,7 +127,7 @@ def main() -> None:
 
     from helpers.correctness import entry_point, paired_comparison
     from helpers.data import load_bundled
-    from helpers.hardware import cpu_bf16_support, detect_hardware
+    from helpers.hardware import detect_hardware
     from helpers.humaneval import load_problems, score_humaneval
     from helpers.inference import build_prompts, stop_token_ids
     from helpers.models import PROJECT_ROOT, load_model_and_tokenizer
@@ -183,7 +183,7 @@ def main() -> None:
         return row
 
     digest = adapter_digest(adapter)
-    hardware = profile.gpu_name if profile.device == "cuda" else f"CPU, bf16 feature {cpu_bf16_support()}"
+    hardware = profile.gpu_name if profile.device == "cuda" else f"CPU, bf16 feature {profile.cpu_bf16}"
     if args.baselines:
         rows = reused_baselines(args.baselines, preset=preset, precision=profile.precision, hardware=hardware,
                                 adapter_sha256=digest,

@@ -17,7 +17,7 @@ import time
 import torch
 
 from helpers.data import load_bundled
-from helpers.hardware import cpu_bf16_support, detect_hardware
+from helpers.hardware import detect_hardware
 from helpers.inference import build_prompts, generate_answers
 from helpers.metrics import style_adherence
 from helpers.models import OFFLINE_PRESET, load_model_and_tokenizer
@@ -61,7 +61,7 @@ def main() -> None:
                                "chatml", tokenizer, max_length=384, verbose=False)
     test = list(load_bundled("python_style", "test").shuffle(seed=0).select(range(args.n_test)))
     prompts = build_prompts(test, "chatml", tokenizer)
-    feature = cpu_bf16_support()
+    feature = detect_hardware(cuda_available=False, verbose=False).cpu_bf16
     variants = [("fp32, dropout 0.05", False, 0.05), ("fp32, dropout 0", False, 0.0)]
     if feature:
         variants += [(f"bf16 ({feature}), dropout 0.05", True, 0.05), (f"bf16 ({feature}), dropout 0", True, 0.0)]

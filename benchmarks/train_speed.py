@@ -25,7 +25,7 @@ import trl.trainer.utils as trl_utils
 from transformers import TrainerCallback
 
 from helpers.data import load_bundled
-from helpers.hardware import cpu_bf16_support, detect_hardware
+from helpers.hardware import detect_hardware
 from helpers.models import OFFLINE_PRESET, load_model_and_tokenizer
 from helpers.templates import to_prompt_completion
 from helpers.training import attach_lora, build_sft_trainer, make_lora_config, make_sft_config
@@ -101,7 +101,7 @@ def main() -> None:
     data = to_prompt_completion(load_bundled("python_style", "train"), "chatml", tokenizer, max_length=384,
                                 verbose=False)
     fp32_gflops = matmul_gflops(torch.float32)
-    feature = cpu_bf16_support() if profile.device == "cpu" else None
+    feature = profile.cpu_bf16
     # The bound uses the rate of the precision the course computes in (bf16 autocast where the CPU has it).
     compute_gflops = matmul_gflops(torch.bfloat16) if profile.precision == "bf16" else fp32_gflops
     bound = compute_gflops * 1e9 / (4 * parameters)

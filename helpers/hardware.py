@@ -23,6 +23,7 @@ class HardwareProfile:
     batch_size: int
     reason: str
     torch_compile: bool = False  # opt-in: TRL/Trainer compiles the model (see detect_hardware's `compile`)
+    cpu_bf16: str | None = None  # a CPU's native bf16 feature ("AMX", "AVX512-BF16"), None without one or on a GPU
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -149,7 +150,7 @@ def detect_hardware(
                 f"compute capability {capability[0]}.{capability[1]} has no bf16 hardware: fp16 compute, "
                 "trainable LoRA weights kept in fp32"
             )
-        device = "cuda"
+        device, feature = "cuda", None
     else:
         device, capability, gpu_name, gpu_memory_gb = "cpu", None, None, None
         feature = cpu_bf16_support() if cpu_bf16 == "detect" else cpu_bf16
@@ -175,6 +176,7 @@ def detect_hardware(
         batch_size=_batch_size_for(device, gpu_memory_gb),
         reason=f"{why}; {quant_why}" + ("; torch.compile on (opt-in)" if compile else ""),
         torch_compile=bool(compile),
+        cpu_bf16=feature if device == "cpu" else None,
     )
     if verbose:
         where = gpu_name or "CPU"

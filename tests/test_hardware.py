@@ -36,6 +36,29 @@ def test_a_cpu_with_native_bf16_trains_in_bf16_autocast_over_fp32_weights(tmp_pa
         assert config.bf16 is True and config.fp16 is False and config.use_cpu is True
 
 
+def test_the_maintainers_simulation_of_a_cpu_without_bf16_reaches_every_process():
+    """`PYTHONPATH=scripts/cpu_without_bf16 make test` measures the fp32 path on a bf16 CPU (docs/maintaining.md).
+
+    A process started with it, and a process that one starts, sees no native bf16 whatever this CPU has: torch's
+    two probes are the simulation's (so the check means the same on a CPU that has no bf16 anyway).
+    """
+    import os
+    import subprocess
+    import sys
+
+    from helpers.models import PROJECT_ROOT
+
+    inner = ("import torch; from helpers.hardware import cpu_bf16_support, detect_hardware; "
+             "print(cpu_bf16_support(), detect_hardware(cuda_available=False, verbose=False).precision, "
+             "torch.cpu._is_amx_tile_supported.__module__, torch.cpu._is_avx512_bf16_supported.__module__)")
+    outer = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {inner!r}], check=True)"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "scripts" / "cpu_without_bf16")}
+    for code in (inner, outer):
+        done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["None", "fp32", "sitecustomize", "sitecustomize"], done.stdout
+
+
 def test_the_cpu_feature_is_what_torch_reports(monkeypatch):
     from helpers import hardware
 
@@ -44,11 +67,14 @@ def test_the_cpu_feature_is_what_torch_reports(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert hardware.cpu_bf16_support() == "AVX512-BF16"
     assert detect_hardware(cuda_available=False, verbose=False).precision == "bf16"
+    assert detect_hardware(cuda_available=False, verbose=False).cpu_bf16 == "AVX512-BF16"  # kept for results files
+    assert simulate(capability=(8, 0)).cpu_bf16 is None and simulate(cpu_bf16="AMX").cpu_bf16 == "AMX"
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert hardware.cpu_bf16_support() == "AMX"
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
     assert hardware.cpu_bf16_support() is None
     assert detect_hardware(cuda_available=False, verbose=False).precision == "fp32"
+    assert detect_hardware(cuda_available=False, verbose=False).cpu_bf16 is None
 
 
 def test_cpu_can_force_4bit():
