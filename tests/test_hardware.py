@@ -37,7 +37,7 @@ def test_a_cpu_with_native_bf16_trains_in_bf16_autocast_over_fp32_weights(tmp_pa
 
 
 def test_the_maintainers_simulation_of_a_cpu_without_bf16_reaches_every_process():
-    """`PYTHONPATH=scripts/cpu_without_bf16 make test` measures the fp32 path on a bf16 CPU (docs/maintaining.md).
+    """`PYTHONPATH=$PWD/scripts/cpu_without_bf16 make test` measures the fp32 path on a bf16 CPU (docs/maintaining.md).
 
     A process started with it, and a process that one starts, sees no native bf16 whatever this CPU has: torch's
     two probes are the simulation's (so the check means the same on a CPU that has no bf16 anyway).

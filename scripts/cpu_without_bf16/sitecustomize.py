@@ -1,4 +1,7 @@
-"""Simulate a CPU without native bf16 on one that has it: `PYTHONPATH=scripts/cpu_without_bf16 make test`.
+"""Simulate a CPU without native bf16 on one that has it: `PYTHONPATH=$PWD/scripts/cpu_without_bf16 make test`.
+
+The path must be absolute: the notebooks' kernels start in other folders, where a relative one finds nothing
+(and they would run on this CPU's bf16 while the tests expect fp32: tests/test_core_walk.py notices).
 
 Python imports `sitecustomize` at start-up from the path, in every process that inherits PYTHONPATH: the test
 workers, the notebooks' kernels, `accelerate launch`'s processes. Here torch then reports neither AMX nor
