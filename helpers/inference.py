@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -60,6 +61,44 @@ def build_prompts(records: list[dict], template: str, tokenizer) -> list[str]:
     return prompts
 
 
+@contextmanager
+def left_padded_eval(model, tokenizer):
+    """The model in eval mode and the tokenizer padding on the left, both restored afterwards.
+
+    Left padding keeps every prompt's last token next to the first generated one.
+    """
+    saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = saved_side
+        model.train(was_training)
+
+
+def generate_batch(
+    model, tokenizer, prompts: list[str], generation_config: GenerationConfig
+) -> list[tuple[str, bool, int]]:
+    """One `generate` call for a batch of prompts (inside left_padded_eval), cut at the config's stop ids.
+
+    Returns, per generated sequence in order (num_return_sequences of them per prompt): the decoded answer,
+    whether it ended at a stop id rather than at max_new_tokens, and its new tokens (the stop token counted).
+    Everything after the first stop id is padding of a sequence that finished early.
+    """
+    stop_ids = generation_config.eos_token_id
+    stop_ids = [stop_ids] if isinstance(stop_ids, int) else list(stop_ids or [])
+    batch = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
+    with torch.inference_mode():
+        output = model.generate(**batch, generation_config=generation_config)
+    results = []
+    for tokens in output[:, batch["input_ids"].shape[1] :]:
+        answer_tokens, stopped = cut_at_stop(tokens, stop_ids)
+        answer = tokenizer.decode(answer_tokens, skip_special_tokens=True).strip()
+        results.append((answer, stopped, len(answer_tokens) + int(stopped)))
+    return results
+
+
 def generate_with_stats(
     model,
     tokenizer,
@@ -70,9 +109,8 @@ def generate_with_stats(
     """Greedy answers to prompts, in length-sorted left-padded batches, with time and token counts.
 
     Decoding is plain greedy whatever the model's generation config says (see greedy_generation_config).
-    Left padding keeps every prompt's last token next to the first generated one; sorting by
-    length keeps padding per batch small. Answers come back in the order of `prompts`; the stats' `stopped`
-    says, per answer, whether it ended at a stop token rather than at max_new_tokens.
+    Sorting by length keeps padding per batch small. Answers come back in the order of `prompts`; the stats'
+    `stopped` says, per answer, whether it ended at a stop token rather than at max_new_tokens.
     """
     if not prompts:
         return [], {"seconds": 0.0, "new_tokens": 0, "tokens_per_second": 0.0, "stopped": []}
@@ -82,28 +120,14 @@ def generate_with_stats(
     stopped_at: list[bool] = [False] * len(prompts)
     new_tokens = 0
     generation_config = greedy_generation_config(model, tokenizer, max_new_tokens)
-    stop_ids = generation_config.eos_token_id
-    saved_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    was_training = model.training
-    model.eval()
     started = time.perf_counter()
-    try:
+    with left_padded_eval(model, tokenizer):
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
-            batch = tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True).to(model.device)
-            with torch.inference_mode():
-                output = model.generate(**batch, generation_config=generation_config)
-            generated = output[:, batch["input_ids"].shape[1] :]
-            for index, tokens in zip(indices, generated):
-                # Everything after the first stop id is padding of a sequence that finished early.
-                answer_tokens, stopped = cut_at_stop(tokens, stop_ids)
-                new_tokens += len(answer_tokens) + int(stopped)
-                stopped_at[index] = stopped
-                answers[index] = tokenizer.decode(answer_tokens, skip_special_tokens=True).strip()
-    finally:
-        tokenizer.padding_side = saved_side
-        model.train(was_training)
+            generated = generate_batch(model, tokenizer, [prompts[i] for i in indices], generation_config)
+            for index, (answer, stopped, count) in zip(indices, generated):
+                answers[index], stopped_at[index] = answer, stopped
+                new_tokens += count
     seconds = time.perf_counter() - started
     stats = {"seconds": round(seconds, 2), "new_tokens": new_tokens,
              "tokens_per_second": round(new_tokens / seconds, 1) if seconds else 0.0, "stopped": stopped_at}

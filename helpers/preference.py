@@ -17,13 +17,14 @@ the SFT model, not the untouched base.
 from __future__ import annotations
 
 import copy
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 
 from helpers.correctness import pass_rate
-from helpers.inference import cut_at_stop
+from helpers.inference import generate_batch, left_padded_eval
 from helpers.metrics import check_python_style, extract_code
 from helpers.sandbox import run_answers
 
@@ -36,8 +37,6 @@ def sample_answers(model, tokenizer, prompts: list[str], k: int, generation_conf
     writes it out: temperature, top_p and the stop ids are the lesson). Returns the answers, one list of k per
     prompt, and counts: seconds, new tokens, tokens/s, and how many answers ended at a stop id.
     """
-    import time
-
     if not generation_config.do_sample:
         raise ValueError("sample_answers needs a sampling GenerationConfig (do_sample=True): greedy decoding "
                          "gives the same answer k times, and identical answers teach nothing")
@@ -48,29 +47,16 @@ def sample_answers(model, tokenizer, prompts: list[str], k: int, generation_conf
     generation_config = copy.deepcopy(generation_config)
     generation_config.num_return_sequences = k  # in the config: generate() warns when it is passed beside one
     torch.manual_seed(seed)
-    saved_side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    was_training = model.training
-    model.eval()
     answers: list[list[str]] = []
     new_tokens = stopped_count = 0
     started = time.perf_counter()
-    try:
-        per_batch = max(1, batch_size // k)
+    per_batch = max(1, batch_size // k)
+    with left_padded_eval(model, tokenizer):
         for start in range(0, len(prompts), per_batch):
-            batch = tokenizer(prompts[start:start + per_batch], return_tensors="pt", padding=True).to(model.device)
-            with torch.inference_mode():
-                output = model.generate(**batch, generation_config=generation_config)
-            generated = output[:, batch["input_ids"].shape[1]:]
-            texts = []
-            for tokens in generated:
-                answer_tokens, stopped = cut_at_stop(tokens, stop_ids)
-                new_tokens += len(answer_tokens) + int(stopped)
-                stopped_count += int(stopped)
-                texts.append(tokenizer.decode(answer_tokens, skip_special_tokens=True).strip())
-            answers.extend(texts[i:i + k] for i in range(0, len(texts), k))
-    finally:
-        tokenizer.padding_side = saved_side
-        model.train(was_training)
+            generated = generate_batch(model, tokenizer, prompts[start:start + per_batch], generation_config)
+            new_tokens += sum(count for _, _, count in generated)
+            stopped_count += sum(stopped for _, stopped, _ in generated)
+            answers.extend([answer for answer, _, _ in generated[i:i + k]] for i in range(0, len(generated), k))
     seconds = time.perf_counter() - started
     return answers, {"seconds": round(seconds, 1), "answers": len(prompts) * k, "new_tokens": new_tokens,
                      "tokens_per_second": round(new_tokens / seconds, 1) if seconds else 0.0,

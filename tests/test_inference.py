@@ -11,6 +11,7 @@ from helpers.inference import (
     build_prompts,
     generate_one_at_a_time,
     generate_with_stats,
+    left_padded_eval,
     load_adapter,
     max_logit_difference,
     merge_adapter_cleanly,
@@ -41,6 +42,20 @@ def test_generation_stops_at_eos_and_drops_special_tokens(offline_model_and_toke
     answer, stats = generate_with_stats(model, tokenizer, prompts, max_new_tokens=40)
     assert "<|im_end|>" not in answer[0] and "<|im_start|>" not in answer[0]
     assert stats["new_tokens"] < 40, "the instruct model should stop on its own"
+
+
+def test_generation_leaves_model_and_tokenizer_as_it_found_them_even_when_it_fails():
+    model = torch.nn.Linear(2, 2).train()
+
+    class Tokenizer:
+        padding_side = "right"
+
+    tokenizer = Tokenizer()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        with left_padded_eval(model, tokenizer):
+            assert tokenizer.padding_side == "left" and not model.training
+            raise RuntimeError("out of memory")
+    assert tokenizer.padding_side == "right" and model.training
 
 
 @pytest.fixture
