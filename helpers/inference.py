@@ -12,13 +12,17 @@ from transformers import GenerationConfig
 from helpers.templates import format_record, get_template
 
 
+def id_list(ids) -> list[int]:
+    """A config's eos_token_id as a list: None, one id or several (GenerationConfig accepts all three)."""
+    return [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+
+
 def stop_token_ids(model, tokenizer) -> list[int]:
     """Every id that ends an answer: the model's generation config's EOS id(s) and the tokenizer's EOS.
 
     Qwen2.5-Instruct lists two (`<|im_end|>` and `<|endoftext|>`); passing only the tokenizer's would drop one.
     """
-    listed = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    listed = [] if listed is None else [listed] if isinstance(listed, int) else list(listed)
+    listed = id_list(getattr(getattr(model, "generation_config", None), "eos_token_id", None))
     ids = listed + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
     return list(dict.fromkeys(int(token_id) for token_id in ids))
 
@@ -86,8 +90,7 @@ def generate_batch(
     whether it ended at a stop id rather than at max_new_tokens, and its new tokens (the stop token counted).
     Everything after the first stop id is padding of a sequence that finished early.
     """
-    stop_ids = generation_config.eos_token_id
-    stop_ids = [stop_ids] if isinstance(stop_ids, int) else list(stop_ids or [])
+    stop_ids = id_list(generation_config.eos_token_id)
     batch = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
     with torch.inference_mode():
         output = model.generate(**batch, generation_config=generation_config)

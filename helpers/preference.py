@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from helpers.correctness import pass_rate
-from helpers.inference import generate_batch, left_padded_eval
+from helpers.inference import generate_batch, id_list, left_padded_eval
 from helpers.metrics import check_python_style, extract_code
 from helpers.sandbox import run_answers
 
@@ -40,9 +40,7 @@ def sample_answers(model, tokenizer, prompts: list[str], k: int, generation_conf
     if not generation_config.do_sample:
         raise ValueError("sample_answers needs a sampling GenerationConfig (do_sample=True): greedy decoding "
                          "gives the same answer k times, and identical answers teach nothing")
-    stop_ids = generation_config.eos_token_id
-    stop_ids = [stop_ids] if isinstance(stop_ids, int) else list(stop_ids or [])
-    if not stop_ids:
+    if not id_list(generation_config.eos_token_id):
         raise ValueError("the GenerationConfig names no eos_token_id: answers would run to max_new_tokens")
     generation_config = copy.deepcopy(generation_config)
     generation_config.num_return_sequences = k  # in the config: generate() warns when it is passed beside one
