@@ -606,7 +606,9 @@ def main(argv: list[str] | None = None) -> None:
     if report["round_trip"]:
         trip = report["round_trip"]
         print(f"Round trip (f16 read back by transformers): max |logit difference| {trip['max_logit_difference']:.3f}, "
-              f"top token the same at {trip['top_token_agreement']:.1%} of {trip['positions']} positions")
+              f"top token the same at {trip['top_token_agreement']:.1%} of {trip['positions']} positions"
+              + (f" ({trip['flipped']} near-tie(s) flipped, gap {trip['widest_flipped_gap']:.3f} at most)"
+                 if trip["flipped"] else ""))
     print(f"Modelfile: {report['modelfile']} (ollama create NAME -f Modelfile; not run here). "
           f"Report: {Path(args.out) / 'export_report.json'}")
 

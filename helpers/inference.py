@@ -200,15 +200,23 @@ def left_padded_batch(tokenizer, prompts: list[str]):
 
 def logit_agreement(model_a, model_b, tokenizer, prompts: list[str]) -> dict:
     """Two models' next-token logits over the real tokens of prompts: the largest absolute difference, the share of
-    positions whose top token agrees, and how many positions were compared."""
+    positions whose top token agrees, how many positions were compared, how many top tokens flipped, and the widest
+    gap, in model_b's logits, between its top token and model_a's at a flipped position (0.0 when none flipped)."""
     batch = left_padded_batch(tokenizer, prompts)
     mask = batch["attention_mask"].bool().cpu()
     with torch.inference_mode():
         logits_a = model_a(**batch.to(model_a.device)).logits.float().cpu()
         logits_b = model_b(**batch.to(model_b.device)).logits.float().cpu()
-    same_top = (logits_a.argmax(-1) == logits_b.argmax(-1))[mask]
+    top_a, top_b = logits_a.argmax(-1), logits_b.argmax(-1)
+    same_top = (top_a == top_b)[mask]
+    # Where the top tokens differ: how far model_a's choice was behind model_b's own in model_b's logits. A flip
+    # caused by rounding happens only at a near-tie (the gap is at most twice the largest logit difference).
+    gap = logits_b.gather(-1, top_b[..., None]) - logits_b.gather(-1, top_a[..., None])
+    flipped_gaps = gap[..., 0][mask][~same_top]
     return {"max_logit_difference": (logits_a - logits_b).abs()[mask].max().item(),
-            "top_token_agreement": float(same_top.float().mean()), "positions": int(mask.sum())}
+            "top_token_agreement": float(same_top.float().mean()), "positions": int(mask.sum()),
+            "flipped": int((~same_top).sum()),
+            "widest_flipped_gap": float(flipped_gaps.max()) if len(flipped_gaps) else 0.0}
 
 
 def max_logit_difference(model_a, model_b, tokenizer, prompts: list[str]) -> float:

@@ -221,7 +221,11 @@ def test_gguf_export_notebook_answers_like_the_merged_model_and_stops(walk, walk
                 assert stopped == ended, f"{kind}: an answer ends at <|im_end|> in llama.cpp where it does in transformers"
         assert run["against_transformers"]["broken"] + run["against_transformers"]["fixed"] <= n - run["identical"]
     assert r["round_trip"]["max_logit_difference"] < 0.25
-    assert r["round_trip"]["top_token_agreement"] >= 0.99
+    # f16 rounding moves each logit by a few hundredths: the top token may flip only where two tokens are that close
+    # (one of 99 positions flipped once in CI, 2026-12-03); a flip across a wider gap would be a wrong tensor.
+    trip = r["round_trip"]
+    assert trip["flipped"] <= max(1, trip["positions"] // 50), trip
+    assert trip["widest_flipped_gap"] < 0.15, trip
     assert r["modelfile_template_identical"] is True
     sizes = {kind: f["mb"] for kind, f in r["files"].items()}
     assert sizes["q4_k_m"] < 0.5 * sizes["f16"]

@@ -283,7 +283,9 @@ def test_the_command_line_exports_checks_and_writes_a_modelfile(tiny_llama, tmp_
     assert [row["model"] for row in report["rows"]] == ["transformers", "llama.cpp f16", "llama.cpp q4_k_m"]
     f16 = report["rows"][1]
     assert f16["prompts_tokenized_differently"] == 0 and f16["identical"] == report["n"] == 2
-    assert report["round_trip"]["max_logit_difference"] < 0.05 and report["round_trip"]["top_token_agreement"] == 1.0
+    trip = report["round_trip"]
+    assert trip["max_logit_difference"] < 0.05 and trip["positions"] > 0
+    assert trip["flipped"] <= 1 and trip["widest_flipped_gap"] < 0.1, "only a near-tie may flip under f16 rounding"
     assert (tmp_path / "out" / "Modelfile").read_text().startswith("FROM ./model-q4_k_m.gguf\n")
     assert "Round trip" in capsys.readouterr().out
 

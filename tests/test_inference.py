@@ -13,6 +13,7 @@ from helpers.inference import (
     generate_with_stats,
     left_padded_eval,
     load_adapter,
+    logit_agreement,
     max_logit_difference,
     merge_adapter_cleanly,
 )
@@ -95,6 +96,40 @@ def test_clean_merge_matches_the_adapter_model(saved_adapter, cpu_profile, tmp_p
     answers_adapter, _ = generate_with_stats(adapted, tokenizer, prompts, max_new_tokens=12)
     answers_merged, _ = generate_with_stats(merged, tokenizer, prompts, max_new_tokens=12)
     assert agreement(answers_adapter, answers_merged) == 1.0
+
+
+class _FixedLogits(torch.nn.Module):
+    """A stand-in model whose next-token logits are given: logits[b, t] at every position of the batch."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+        self.device = torch.device("cpu")
+
+    def forward(self, input_ids, attention_mask=None, **_):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(logits=self.logits[:, : input_ids.shape[1]])
+
+
+def test_logit_agreement_counts_flips_and_the_gap_they_crossed(offline_model_and_tokenizer):
+    _, tokenizer = offline_model_and_tokenizer
+    prompts = ["Name a colour.", "What is two plus two, written in words?"]
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    shape = (*batch["input_ids"].shape, 5)
+    reference = torch.zeros(shape)
+    reference[..., 0] = 2.0  # token 0 on top everywhere, token 1 close behind, others far
+    reference[..., 1] = 1.95
+    rounded = reference.clone()
+    rounded[..., 1] += 0.01  # a small error, no flip
+    rounded[1, -1, 1] = 2.04  # one flip, at the last position (real under left padding): a near-tie crossed
+    r = logit_agreement(_FixedLogits(rounded), _FixedLogits(reference), tokenizer, prompts)
+    assert r["positions"] == int(batch["attention_mask"].sum())
+    assert r["flipped"] == 1 and r["top_token_agreement"] == pytest.approx(1 - 1 / r["positions"])
+    assert r["widest_flipped_gap"] == pytest.approx(0.05, abs=1e-6), "the reference's own gap between the two tokens"
+    assert r["max_logit_difference"] == pytest.approx(0.09, abs=1e-6)
+    same = logit_agreement(_FixedLogits(reference), _FixedLogits(reference), tokenizer, prompts)
+    assert (same["flipped"], same["widest_flipped_gap"], same["max_logit_difference"]) == (0, 0.0, 0.0)
 
 
 def test_agreement_counts_identical_answers():
