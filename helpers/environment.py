@@ -94,11 +94,10 @@ def time_line(notebook: str) -> str:
         return (f"*Time with the defaults: about {fp32} min on a 2-core laptop CPU without native bf16 (measured by "
                 f"running it alone with its defaults, as `make run` does: {MEASURED_ON_FP32}); about {cpu} min on one "
                 f"with it and about {gpu} min on a T4 (estimates, not yet measured).*")
-    if notebook in NOT_MEASURED_WITHOUT_BF16:  # measured after the last `make run`: its figure says where
-        where = FIGURES[minutes_figure("cpu", notebook)]["source"]
-        return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU with native bf16 (measured: "
-                f"{where}); about {fp32} min on one without it and about {gpu} min on a T4 (estimates, not yet "
-                "measured).*")
+    if notebook in NOT_MEASURED_WITHOUT_BF16:  # added after the last `make run` on a CPU without native bf16
+        return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU with native bf16 (measured by "
+                f"`make run`: {MEASURED_ON}); about {fp32} min on one without it and about {gpu} min on a T4 "
+                "(estimates, not yet measured).*")
     return (f"*Time with the defaults: about {cpu} min on a 2-core laptop CPU with native bf16 and about {fp32} min "
             f"on one without it (measured by `make run`: {MEASURED_ON}; {MEASURED_ON_FP32}); about {gpu} min on a "
             "T4 (estimate, not yet measured).*")

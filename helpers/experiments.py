@@ -138,13 +138,17 @@ def adapted_blocks(target_modules) -> str:
 
 
 def _describe_model(model) -> dict:
-    """What a loaded model is: weight memory, trainable parameters, and the LoRA settings when it has adapters."""
+    """What a loaded model is: the base's weight memory, the adapter's, trainable parameters, and the LoRA settings."""
     if hasattr(model, "get_nb_trainable_parameters"):  # PEFT counts packed 4-bit weights at their real size
         trainable, total = model.get_nb_trainable_parameters()
     else:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
-    row = {"weights_mb": round(model.get_memory_footprint() / 2**20, 1), "trainable_params": trainable,
+    # The base's weights and the adapter's apart: get_memory_footprint counts the LoRA matrices injected into the
+    # base too, and "16-bit -> 4-bit" is a statement about the base.
+    adapter_bytes = sum(p.numel() * p.element_size() for name, p in model.named_parameters() if "lora_" in name)
+    row = {"weights_mb": round((model.get_memory_footprint() - adapter_bytes) / 2**20, 1),
+           "adapter_mb": round(adapter_bytes / 2**20, 1), "trainable_params": trainable,
            "total_params": total, "trainable_percent": 100 * trainable / total}
     lora = getattr(model, "peft_config", {}).get("default")
     if lora is not None:  # PEFT expands "all-linear" to full module paths: keep the module names

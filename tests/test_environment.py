@@ -97,3 +97,8 @@ def test_the_time_lines_words_match_the_sources_of_the_minutes():
         for notebook in environment.EXPECTED_MINUTES[column]:
             estimate = figures[environment.minutes_figure(column, notebook)]["source"].startswith("estimate")
             assert estimate == (notebook in environment.NOT_MEASURED[column]), (column, notebook)
+    # Every time line of a measured bf16 figure names the make run of minutes_measured_on_bf16: each is from that run.
+    run_date = environment.MEASURED_ON.split(",")[0]
+    for notebook in set(environment.EXPECTED_MINUTES["cpu"]) - environment.NOT_MEASURED["cpu"]:
+        source = figures[environment.minutes_figure("cpu", notebook)]["source"]
+        assert source.startswith("make run") and run_date in source, (notebook, source)

@@ -32,7 +32,7 @@ def test_adapted_blocks_are_read_from_module_names():
 # --- A whole experiment run, on the tiny model --------------------------------------------------
 
 ROW_FIELDS = {"experiment", "name", "method", "trainable_params", "total_params", "trainable_percent",
-              "weights_mb", "peak_memory_mb", "tokens_per_second", "eval_loss_before", "eval_loss",
+              "weights_mb", "adapter_mb", "peak_memory_mb", "tokens_per_second", "eval_loss_before", "eval_loss",
               "eval_curve", "sentiment_accuracy", "qa_exact_match", "qa_f1", "seconds"}
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
@@ -109,6 +109,10 @@ def test_trainable_parameters_follow_the_method(tiny_rows):
 def test_a_4bit_base_holds_less_memory_than_a_full_precision_one(tiny_rows):
     rows, _ = tiny_rows
     assert rows["qlora"]["weights_mb"] < rows["lora"]["weights_mb"]
+    # weights_mb is the base alone: a LoRA run holds the untouched model's weights, its adapter counted apart
+    assert rows["lora"]["weights_mb"] == rows["base"]["weights_mb"] == rows["full"]["weights_mb"]
+    assert rows["lora"]["adapter_mb"] == round(rows["lora"]["trainable_params"] * 4 / 2**20, 1) > 0
+    assert rows["qlora"]["adapter_mb"] == rows["lora"]["adapter_mb"] and rows["base"]["adapter_mb"] == 0
 
 
 def test_training_moves_the_validation_loss(tiny_rows):
