@@ -85,3 +85,20 @@ def paired_comparison(before: list[str], after: list[str]) -> dict:
     return {"n": len(before), "fixed": fixed, "broken": broken, "both_pass": both,
             "neither": len(before) - fixed - broken - both, "p_value": p,
             "text": f"{fixed} fixed / {broken} broken (n={len(before)}, McNemar exact p={p:.3g})"}
+
+
+def changed_verdicts(records: list[dict], before: dict, after: dict) -> list[dict]:
+    """The requests whose sandbox verdict changed between two scorings of the same records (each a dict with
+    "outcomes" and "answers", as score_answers returns it): one row per request, fixed or broken, with both answers.
+    """
+    lengths = {len(records), len(before["outcomes"]), len(after["outcomes"]), len(before["answers"]),
+               len(after["answers"])}
+    if len(lengths) != 1:
+        raise ValueError("records, outcomes and answers must have the same length: the same requests, in order")
+    rows = []
+    for record, was, now, old, new in zip(records, before["outcomes"], after["outcomes"], before["answers"],
+                                          after["answers"]):
+        if (was == "pass") != (now == "pass"):
+            rows.append({"request": record["instruction"], "change": "fixed" if now == "pass" else "broken",
+                         "before": f"[{was}] {old}", "after": f"[{now}] {new}"})
+    return rows

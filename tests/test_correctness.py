@@ -59,3 +59,21 @@ def test_wilson_interval_matches_hand_computed_values():
     assert wilson_interval(0, 10)[0] == 0.0 and abs(wilson_interval(0, 10)[1] - 0.2775) < 1e-3
     assert wilson_interval(0, 0) == (0.0, 1.0)
     assert format_rate(10, 16) == "62.5% (10/16, 95% CI 38.6-81.5%)"
+
+
+def test_changed_verdicts_lists_each_fixed_and_broken_request_with_both_answers():
+    import pytest
+
+    from helpers.correctness import changed_verdicts, paired_comparison
+
+    records = [{"instruction": f"request {i}"} for i in range(5)]
+    before = {"outcomes": ["pass", "fail", "error", "pass", "fail"], "answers": [f"old {i}" for i in range(5)]}
+    after = {"outcomes": ["pass", "pass", "fail", "timeout", "fail"], "answers": [f"new {i}" for i in range(5)]}
+    rows = changed_verdicts(records, before, after)
+    assert rows == [{"request": "request 1", "change": "fixed", "before": "[fail] old 1", "after": "[pass] new 1"},
+                    {"request": "request 3", "change": "broken", "before": "[pass] old 3", "after": "[timeout] new 3"}]
+    counts = paired_comparison(before["outcomes"], after["outcomes"])
+    assert [row["change"] for row in rows].count("fixed") == counts["fixed"] == 1
+    assert [row["change"] for row in rows].count("broken") == counts["broken"] == 1
+    with pytest.raises(ValueError, match="same length"):
+        changed_verdicts(records[:4], before, after)
