@@ -181,6 +181,7 @@ def test_dpo_and_grpo_notebook_trains_on_the_sandbox_verdicts_and_scores_four_mo
     assert set(r["scores"]) == {"untouched", "SFT (02)", "SFT + DPO", "SFT + GRPO"}
     for score in r["scores"].values():
         assert score["n"] == len(score["outcomes"]) == len(score["answers"]) == QUICK_09["N_TEST"]
+        assert score["humaneval"]["n"] == len(score["humaneval"]["outcomes"]) == QUICK_09["N_HUMANEVAL"]
     # Section 6 lists the requests whose verdict moved against SFT: as many as the paired counts say
     from helpers.correctness import paired_comparison
 
@@ -188,7 +189,6 @@ def test_dpo_and_grpo_notebook_trains_on_the_sandbox_verdicts_and_scores_four_mo
         counts = paired_comparison(r["scores"]["SFT (02)"]["outcomes"], r["scores"][name]["outcomes"])
         moved = counts["fixed"] + counts["broken"]
         assert f"{name} against SFT (02): {moved} of {QUICK_09['N_TEST']} requests changed verdict" in text, name
-        assert score["humaneval"]["n"] == len(score["humaneval"]["outcomes"]) == QUICK_09["N_HUMANEVAL"]
     assert "McNemar exact p=" in text and "HumanEval" in text
     for picture in ("dpo_rewards.png", "grpo_rewards.png", "scoreboard_09.png"):
         assert (walk.run_dir / picture).stat().st_size > 10_000, picture
