@@ -21,10 +21,7 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt requirements-export.txt requirements-offline.txt pyproject.toml
-	@free=$$(df -Pk . 2>/dev/null | awk 'NR==2 {print int($$4 / 1048576)}'); \
-	if [ -n "$$free" ] && [ "$$free" -lt 12 ]; then \
-		echo "Warning: $$free GB free on this disk. A first setup with the default CUDA build of torch fills about 7 GB and a test run writes about 3 GB more; see docs/setup.md, 'Disk'." >&2; \
-	fi
+	@$(PYTHON) scripts/check_disk.py .
 	@if [ ! -x $(BIN)/python ]; then \
 		if $(PYTHON) -c "import torch" 2>/dev/null; then \
 			echo "torch found in $(PYTHON): the venv will see it (--system-site-packages)"; \
