@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -81,9 +82,21 @@ def local_kernel_manager():
             kwargs.setdefault("transport", "ipc")
             # The sockets' path prefix: jupyter_client's default, "kernel-ipc" in the working folder, makes two
             # kernels started from one folder at once take the same socket ("Invalid Signature") and leaves
-            # kernel-ipc-N files beside the notebooks. A folder of its own per kernel avoids both.
-            kwargs.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="kernel-"), "ipc"))
+            # kernel-ipc-N files beside the notebooks. A folder of its own per kernel avoids both; it is
+            # removed with the kernel's other resources when the kernel shuts down.
+            folder = None
+            if "ip" not in kwargs:
+                folder = tempfile.mkdtemp(prefix="kernel-")
+                kwargs["ip"] = os.path.join(folder, "ipc")
             super().__init__(**kwargs)
+            self.socket_folder = folder
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and self.socket_folder:
+                shutil.rmtree(self.socket_folder, ignore_errors=True)
+
+        cleanup_resources = _async_cleanup_resources
 
     return LocalKernelManager
 

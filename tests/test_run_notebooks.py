@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from helpers import run_notebooks
@@ -178,8 +179,11 @@ def test_two_kernels_started_from_one_folder_at_once_both_run_and_leave_no_socke
         nbformat.write(notebook, tmp_path / f"{name}.ipynb")
     code = ("import sys; from pathlib import Path; from helpers.run_notebooks import execute_notebook; "
             "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), {'X': int(sys.argv[3])})")
+    temporary = tmp_path / "tmp"  # the runs' temporary folder, where each kernel's socket folder goes
+    temporary.mkdir()
+    environment = {**os.environ, "TMPDIR": str(temporary)}
     runs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"{name}.ipynb"), str(tmp_path / "out"), str(x)],
-                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for name, x in (("a", 1), ("b", 2))]
     for run in runs:
         output, _ = run.communicate(timeout=300)
@@ -187,6 +191,7 @@ def test_two_kernels_started_from_one_folder_at_once_both_run_and_leave_no_socke
     executed = [tmp_path / "out" / f"{name}.ipynb" for name in ("a", "b")]
     assert [nbformat.read(path, as_version=4).cells[-1].outputs[0]["text"] for path in executed] == ["1\n", "2\n"]
     assert not list(tmp_path.glob("kernel-ipc*")), "no socket files beside the notebooks"
+    assert not list(temporary.glob("kernel-*")), "each kernel's socket folder is removed when it shuts down"
 
 
 def test_every_notebook_says_what_you_should_see_with_numbers_from_a_measured_run():
